@@ -1,0 +1,97 @@
+# stslua: C core + Lua module for scripting and testing Linux device-mapper.
+#
+#   make            build build/stslua and build/sts/core.so
+#   make check      install deps, build, run every test (host tier + kernel tier in the sandbox)
+#   make demo       install deps, build, run an example storage test script
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make asan       the same build with AddressSanitizer + UBSan, into build-asan/
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+
+PKG_CONFIG ?= pkg-config
+LUA_PC     ?= lua5.4
+LUA        ?= lua5.4
+
+CC      ?= gcc
+WARN    := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
+CFLAGS  ?= -O2 -g
+SAN     ?=
+ALL_CFLAGS  = $(CFLAGS) $(SAN) $(WARN) -std=gnu11 -fPIC -D_GNU_SOURCE \
+              $(shell $(PKG_CONFIG) --cflags $(LUA_PC)) -Isrc
+LDFLAGS ?=
+DM_LIBS   := $(shell $(PKG_CONFIG) --libs devmapper 2>/dev/null || echo -ldevmapper)
+LUA_LIBS  := $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null || echo -llua5.4)
+READLINE_LIBS := -lreadline
+
+LMOD_DIR = $(PREFIX)/share/lua/5.4
+CMOD_DIR = $(PREFIX)/lib/$(shell gcc -print-multiarch 2>/dev/null)/lua/5.4
+# the places pkg-config names for this Lua, moved under PREFIX
+PC_LMOD := $(shell $(PKG_CONFIG) --variable=INSTALL_LMOD $(LUA_PC) 2>/dev/null)
+PC_CMOD := $(shell $(PKG_CONFIG) --variable=INSTALL_CMOD $(LUA_PC) 2>/dev/null)
+ifneq ($(PC_LMOD),)
+LMOD_DIR = $(PREFIX)$(patsubst /usr%,%,$(PC_LMOD))
+endif
+ifneq ($(PC_CMOD),)
+CMOD_DIR = $(PREFIX)$(patsubst /usr%,%,$(PC_CMOD))
+endif
+
+CORE_SRCS := $(filter-out src/stslua.c,$(wildcard src/*.c))
+CORE_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
+LUA_SRCS  := $(shell find lua -name '*.lua' | sort)
+HEADERS   := $(wildcard src/*.h)
+
+STSLUA  := $(BUILD)/stslua
+COREMOD := $(BUILD)/sts/core.so
+
+.PHONY: all deps check check-host check-kernel demo install uninstall clean asan
+
+all: $(STSLUA) $(COREMOD)
+
+$(BUILD)/obj/%.o: src/%.c $(HEADERS) | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/embedded.o: $(BUILD)/embedded.c src/embedded.h | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/embedded.c: scripts/embed-lua $(LUA_SRCS) | $(BUILD)/obj
+	$(LUA) scripts/embed-lua $@ lua $(LUA_SRCS)
+
+$(COREMOD): $(CORE_OBJS) | $(BUILD)/sts
+	$(CC) $(SAN) -shared -o $@ $(CORE_OBJS) $(LDFLAGS) $(DM_LIBS)
+
+$(STSLUA): $(BUILD)/obj/stslua.o $(BUILD)/obj/embedded.o $(CORE_OBJS)
+	$(CC) $(SAN) -rdynamic -o $@ $^ $(LDFLAGS) $(LUA_LIBS) $(DM_LIBS) $(READLINE_LIBS) -lm -ldl
+
+$(BUILD)/obj $(BUILD)/sts:
+	mkdir -p $@
+
+deps:
+	@scripts/install-deps
+
+check: deps
+	@scripts/run-checks
+
+check-host: all
+	@scripts/run-checks --host-only
+
+demo: deps all
+	@scripts/demo
+
+asan:
+	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" CFLAGS="-O1 -g" all
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(CMOD_DIR)/sts $(DESTDIR)$(LMOD_DIR)/sts
+	install -m 0755 $(STSLUA) $(DESTDIR)$(PREFIX)/bin/stslua
+	install -m 0755 $(COREMOD) $(DESTDIR)$(CMOD_DIR)/sts/core.so
+	cd lua && for f in $$(find sts -name '*.lua'); do \
+	  install -D -m 0644 "$$f" "$(DESTDIR)$(LMOD_DIR)/$$f" || exit 1; done
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/stslua $(DESTDIR)$(CMOD_DIR)/sts/core.so
+	rm -rf $(DESTDIR)$(LMOD_DIR)/sts
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,3 @@
+#include "sts.h"
+#include <stdio.h>
+int main(void){lua_State *L = luaL_newstate(); (void)L; puts("todo"); return 0;}
