@@ -1,7 +1,220 @@
-/* placeholder until this part is written: registers nothing */
+/*
+** sts.core.loop: loop devices through the kernel's loop ioctls.
+** The Lua half (lua/sts/loop.lua) makes the backing files and the objects.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/loop.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "sts.h"
 
+#define LOOP_CONTROL "/dev/loop-control"
+
+/* configures dev_fd over file_fd; LOOP_CONFIGURE (5.8) does it in one
+** step, older kernels need SET_FD then SET_STATUS64 */
+static int configure(int dev_fd, int file_fd, int read_only, const char *file) {
+  struct loop_config cfg;
+  struct loop_info64 info;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.fd = (unsigned)file_fd;
+  cfg.info.lo_flags = read_only ? LO_FLAGS_READ_ONLY : 0;
+  strncpy((char *)cfg.info.lo_file_name, file, LO_NAME_SIZE - 1);  /* informational only */
+  if (ioctl(dev_fd, LOOP_CONFIGURE, &cfg) == 0) return 0;
+  if (errno != EINVAL && errno != ENOTTY) return -1;
+  if (ioctl(dev_fd, LOOP_SET_FD, file_fd) < 0) return -1;
+  memset(&info, 0, sizeof info);
+  info.lo_flags = read_only ? LO_FLAGS_READ_ONLY : 0;
+  strncpy((char *)info.lo_file_name, file, LO_NAME_SIZE - 1);
+  if (ioctl(dev_fd, LOOP_SET_STATUS64, &info) < 0) {
+    int e = errno;
+    (void)ioctl(dev_fd, LOOP_CLR_FD, 0);
+    errno = e;
+    return -1;
+  }
+  return 0;
+}
+
+/*
+** attach(file, read_only) -> number, "/dev/loopN", or nil, message, errno
+** Another process may take the free device between GET_FREE and the
+** configure (EBUSY): then ask for the next free one.
+*/
+static int l_attach(lua_State *L) {
+  const char *file = luaL_checkstring(L, 1);
+  int read_only = lua_toboolean(L, 2);
+  int ctl, file_fd, attempt, err = 0;
+  ctl = open(LOOP_CONTROL, O_RDWR | O_CLOEXEC);
+  if (ctl < 0) return sts_pushfail(L, errno, "%s: %s", LOOP_CONTROL, strerror(errno));
+  file_fd = open(file, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+  if (file_fd < 0) {
+    err = errno;
+    close(ctl);
+    return sts_pushfail(L, err, "%s: %s", file, strerror(err));
+  }
+  for (attempt = 0; attempt < 16; attempt++) {
+    char dev[64];
+    int dev_fd, nr = ioctl(ctl, LOOP_CTL_GET_FREE);
+    if (nr < 0) {
+      err = errno;
+      break;
+    }
+    snprintf(dev, sizeof dev, "/dev/loop%d", nr);
+    dev_fd = open(dev, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    if (dev_fd < 0) {
+      err = errno;
+      /* devtmpfs may lag a moment behind the new minor */
+      if (err == ENOENT) {
+        struct timespec ts = {0, 10000000L};
+        nanosleep(&ts, NULL);
+        continue;
+      }
+      break;
+    }
+    if (configure(dev_fd, file_fd, read_only, file) == 0) {
+      close(dev_fd);
+      close(file_fd);
+      close(ctl);
+      lua_pushinteger(L, nr);
+      lua_pushstring(L, dev);
+      return 2;
+    }
+    err = errno;
+    close(dev_fd);
+    if (err != EBUSY) break;
+  }
+  close(file_fd);
+  close(ctl);
+  return sts_pushfail(L, err, "attach %s to a loop device: %s", file, strerror(err));
+}
+
+/* detach(path) -> true | fail */
+static int l_detach(lua_State *L) {
+  const char *dev = luaL_checkstring(L, 1);
+  int fd = open(dev, O_RDONLY | O_CLOEXEC), attempt, err = 0;
+  if (fd < 0) return sts_pushfail(L, errno, "%s: %s", dev, strerror(errno));
+  /* a short-lived opener makes LOOP_CLR_FD fail with EBUSY: retry briefly */
+  for (attempt = 0; attempt < 20; attempt++) {
+    struct timespec ts = {0, 20000000L};
+    if (ioctl(fd, LOOP_CLR_FD, 0) == 0) {
+      close(fd);
+      lua_pushboolean(L, 1);
+      return 1;
+    }
+    err = errno;
+    if (err != EBUSY) break;
+    nanosleep(&ts, NULL);
+  }
+  close(fd);
+  return sts_pushfail(L, err, "detach %s: %s", dev, strerror(err));
+}
+
+/* backing(path) -> the backing file name the kernel reports, or nil */
+static int l_backing(lua_State *L) {
+  const char *dev = luaL_checkstring(L, 1);
+  struct loop_info64 info;
+  int fd = open(dev, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return sts_pushfail(L, errno, "%s: %s", dev, strerror(errno));
+  if (ioctl(fd, LOOP_GET_STATUS64, &info) < 0) {
+    int err = errno;
+    close(fd);
+    return sts_pushfail(L, err, "%s: %s", dev, strerror(err));
+  }
+  close(fd);
+  info.lo_file_name[LO_NAME_SIZE - 1] = '\0';
+  lua_pushstring(L, (const char *)info.lo_file_name);
+  return 1;
+}
+
+/* blocksize(path) -> size in bytes of a block device or regular file */
+static int l_size(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  struct stat st;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return sts_pushfail(L, errno, "%s: %s", path, strerror(errno));
+  if (fstat(fd, &st) < 0) {
+    int err = errno;
+    close(fd);
+    return sts_pushfail(L, err, "%s: %s", path, strerror(err));
+  }
+  if (S_ISBLK(st.st_mode)) {
+    unsigned long long bytes = 0;
+    if (ioctl(fd, BLKGETSIZE64, &bytes) < 0) {
+      int err = errno;
+      close(fd);
+      return sts_pushfail(L, err, "%s: %s", path, strerror(err));
+    }
+    close(fd);
+    lua_pushinteger(L, (lua_Integer)bytes);
+    return 1;
+  }
+  close(fd);
+  lua_pushinteger(L, (lua_Integer)st.st_size);
+  return 1;
+}
+
+/* sparse_file(template, bytes) -> path of a new sparse file made from a
+** mkstemp template ending in XXXXXX */
+static int l_sparse_file(lua_State *L) {
+  size_t len;
+  const char *tmpl = luaL_checklstring(L, 1, &len);
+  lua_Integer bytes = luaL_checkinteger(L, 2);
+  char *path;
+  int fd, err;
+  luaL_argcheck(L, bytes > 0, 2, "size must be > 0");
+  luaL_argcheck(L, len >= 6 && strcmp(tmpl + len - 6, "XXXXXX") == 0, 1,
+                "template must end in XXXXXX");
+  path = malloc(len + 1);
+  if (path == NULL) return sts_pushfail(L, ENOMEM, "out of memory");
+  memcpy(path, tmpl, len + 1);
+  fd = mkostemp(path, O_CLOEXEC);
+  if (fd < 0) {
+    err = errno;
+    free(path);
+    return sts_pushfail(L, err, "%s: %s", tmpl, strerror(err));
+  }
+  if (ftruncate(fd, (off_t)bytes) < 0) {
+    err = errno;
+    close(fd);
+    unlink(path);
+    free(path);
+    return sts_pushfail(L, err, "size %s: %s", tmpl, strerror(err));
+  }
+  close(fd);
+  lua_pushstring(L, path);
+  free(path);
+  return 1;
+}
+
+/* sleep_ms(ms): for brief waits in the Lua half */
+static int l_sleep_ms(lua_State *L) {
+  lua_Integer ms = luaL_checkinteger(L, 1);
+  struct timespec ts;
+  luaL_argcheck(L, ms >= 0, 1, "must be >= 0");
+  ts.tv_sec = (time_t)(ms / 1000);
+  ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+  while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+  return 0;
+}
+
+static const luaL_Reg funcs[] = {
+  {"attach", l_attach},
+  {"detach", l_detach},
+  {"backing", l_backing},
+  {"size", l_size},
+  {"sparse_file", l_sparse_file},
+  {"sleep_ms", l_sleep_ms},
+  {NULL, NULL}
+};
+
 int sts_open_loop(lua_State *L) {
-  (void)L;
+  luaL_setfuncs(L, funcs, 0);
   return 0;
 }

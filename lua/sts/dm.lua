@@ -1,0 +1,586 @@
+--- sts.dm: device-mapper devices and tables.
+-- Devices are DmDevice userdata over libdevmapper (every operation an
+-- ioctl, in-process); targets are typed constructors (sts.targets, all
+-- re-exported here).
+--
+-- Conventions: actions on a device (suspend, resume, remove, reload, load,
+-- clear, message, rename, set_uuid) return true, or nil, message, errno,
+-- like io functions. Constructors and queries (DmDevice, create, status,
+-- info, deps) raise sts errors: DeviceNotFoundError when the device does
+-- not exist, DmUnavailableError when the kernel has no device-mapper,
+-- DeviceError otherwise; ValueError for bad input.
+
+local core = require "sts.core"
+local errors = require "sts.errors"
+local targets = require "sts.targets"
+
+local cdm = core.dm
+local E = cdm.errno
+
+local dm = {}
+for name, value in pairs(targets) do dm[name] = value end
+
+local DmDevice = {}
+local methods = {}
+local device_mt = cdm.device_metatable()
+
+-- errors -----------------------------------------------------------------
+
+local function not_found_errno(err)
+  return err == E.ENXIO or err == E.ENODEV or err == E.ENOENT
+end
+
+-- Turns an operational failure into the right error kind. When the kernel
+-- has no device-mapper at all, say that plainly instead of an ioctl error.
+local function raise_failure(message, err)
+  local ok, why = cdm.available()
+  if not ok then errors.raise("DmUnavailableError", why, err) end
+  if not_found_errno(err) then errors.raise("DeviceNotFoundError", message, err) end
+  errors.raise("DeviceError", message, err)
+end
+
+-- For actions: a dm-less kernel still gets a plain message in the triple.
+local function fail(message, err)
+  local ok, why = cdm.available()
+  if not ok then return nil, why, err end
+  return nil, message, err
+end
+
+local function value_error(fmt, ...)
+  errors.raise("ValueError", string.format(fmt, ...))
+end
+
+-- input checks -------------------------------------------------------------
+
+local function check_name(name, what)
+  what = what or "device name"
+  if type(name) ~= "string" then value_error("%s must be a string, got %s", what, type(name)) end
+  if name == "" then value_error("%s is empty", what) end
+  if #name > cdm.NAME_MAX then
+    value_error("%s is %d bytes long, the kernel allows at most %d", what, #name, cdm.NAME_MAX)
+  end
+  if name:find("\0", 1, true) then value_error("%s holds a NUL byte", what) end
+  if name:find("/", 1, true) then value_error("%s %q holds a '/'", what, name) end
+  if name == "." or name == ".." then value_error("%s cannot be %q", what, name) end
+  if name:find("[%c]") then value_error("%s %q holds a control character", what, name) end
+  return name
+end
+
+local function check_uuid(uuid)
+  if type(uuid) ~= "string" then value_error("uuid must be a string, got %s", type(uuid)) end
+  if #uuid > cdm.UUID_MAX then
+    value_error("uuid is %d bytes long, the kernel allows at most %d", #uuid, cdm.UUID_MAX)
+  end
+  if uuid:find("[%c]") then value_error("uuid %q holds a control character", uuid) end
+  return uuid
+end
+
+-- Rejects option fields not in `known` and values that are not `kinds`.
+local function check_opts(opts, known, what)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then value_error("%s options must be a table, got %s", what, type(opts)) end
+  for key, value in pairs(opts) do
+    local kind = known[key]
+    if not kind then
+      value_error("%s: unknown option '%s'", what, tostring(key))
+    end
+    if kind == "boolean" and type(value) ~= "boolean" then
+      value_error("%s: option '%s' must be a boolean, got %s", what, key, type(value))
+    end
+  end
+  return opts
+end
+
+local function is_target(value)
+  return type(value) == "table" and type(value.type) == "string" and value.start ~= nil
+end
+
+-- A table given as a target, a list of targets or table text, as the rows
+-- the C core loads ({start=, size=, type=, args=}).
+local function table_rows(tbl)
+  local list
+  if type(tbl) == "string" then
+    list = targets.parse_table(tbl)
+  elseif is_target(tbl) then
+    list = {tbl}
+  elseif type(tbl) == "table" then
+    list = tbl
+    for i, t in ipairs(list) do
+      if not is_target(t) then
+        value_error("table entry %d is not a target (got %s)", i, type(t))
+      end
+    end
+  else
+    value_error("table must be a target, a list of targets or table text, got %s", type(tbl))
+  end
+  if #list == 0 then value_error("table has no targets") end
+  targets.check_table(list)
+  local rows = {}
+  for i, t in ipairs(list) do
+    rows[i] = {start = t.start, size = t.size, type = t.type, args = t.args or ""}
+  end
+  return rows
+end
+
+-- device objects -------------------------------------------------------------
+
+local function new_device(fields)
+  return cdm.newdevice(fields)
+end
+
+local function fields_of(device)
+  return cdm.fields(device)
+end
+
+-- Reads the live table size and the info of a device into its fields.
+local function load_fields(fields)
+  local info, msg, err = cdm.info(fields.dm_name)
+  if not info then raise_failure(msg, err) end
+  if not info.exists then
+    errors.raise("DeviceNotFoundError", "no device-mapper device named '" .. fields.dm_name .. "'",
+      E.ENXIO)
+  end
+  fields.major, fields.minor = info.major, info.minor
+  fields.uuid = info.uuid ~= "" and info.uuid or nil
+  fields.size = nil
+  return fields
+end
+
+local function read_sysfs(path)
+  local f = io.open(path, "r")
+  if not f then return nil end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+-- The mapper name of a kernel name such as "dm-3".
+local function dm_name_of_kernel_name(kname)
+  local text = read_sysfs("/sys/class/block/" .. kname .. "/dm/name")
+  if text then return (text:gsub("\n$", "")) end
+  local devt = read_sysfs("/sys/class/block/" .. kname .. "/dev")
+  if devt then
+    local major, minor = devt:match("^(%d+):(%d+)")
+    local info = cdm.info(nil, tonumber(major), tonumber(minor))
+    if info and info.exists then return info.name end
+  end
+  local ok, why = cdm.available()
+  if not ok then errors.raise("DmUnavailableError", why) end
+  errors.raise("DeviceNotFoundError", "no device-mapper device " .. kname, E.ENXIO)
+end
+
+--- DmDevice(kernel_name) or DmDevice{dm_name=} / {name=} / {path=}
+-- Raises DeviceNotFoundError when there is no such device.
+function DmDevice.new(spec)
+  local dm_name
+  if type(spec) == "string" then
+    if spec:match("^dm%-%d+$") then
+      dm_name = dm_name_of_kernel_name(spec)
+    elseif spec:match("^/dev/") then
+      return DmDevice.new({path = spec})
+    else
+      dm_name = spec
+    end
+  elseif type(spec) == "table" then
+    for key in pairs(spec) do
+      if key ~= "dm_name" and key ~= "name" and key ~= "path" then
+        value_error("DmDevice: unknown field '%s' (expected dm_name, name or path)", tostring(key))
+      end
+    end
+    if spec.dm_name then
+      dm_name = spec.dm_name
+    elseif spec.name then
+      return DmDevice.new(spec.name)
+    elseif spec.path then
+      local path = spec.path
+      local kname = path:match("^/dev/(dm%-%d+)$")
+      dm_name = kname and dm_name_of_kernel_name(kname) or path:match("^/dev/mapper/(.+)$")
+      if not dm_name then value_error("DmDevice: %q is not a device-mapper path", path) end
+    else
+      value_error("DmDevice: give dm_name, name or path")
+    end
+  else
+    value_error("DmDevice: expected a kernel name or a table, got %s", type(spec))
+  end
+  check_name(dm_name)
+  return new_device(load_fields({dm_name = dm_name}))
+end
+
+--- Every dm device, of every target type.
+function DmDevice.get_all()
+  local list, msg, err = cdm.list()
+  if not list then raise_failure(msg, err) end
+  local devices = {}
+  for i, row in ipairs(list) do
+    local fields = {dm_name = row.name, major = row.major, minor = row.minor}
+    if row.uuid then
+      fields.uuid = row.uuid ~= "" and row.uuid or nil
+    else
+      -- an older kernel's list has no uuids: one info ioctl for it
+      local info = cdm.info(row.name)
+      if info and info.exists then fields.uuid = info.uuid ~= "" and info.uuid or nil end
+    end
+    devices[i] = new_device(fields)
+  end
+  return devices
+end
+
+--- The DmDevice of a mapper name, or nil when there is none.
+function DmDevice.get_by_name(dm_name)
+  check_name(dm_name)
+  local info, msg, err = cdm.info(dm_name)
+  if not info then raise_failure(msg, err) end
+  if not info.exists then return nil end
+  return new_device({dm_name = dm_name, major = info.major, minor = info.minor,
+    uuid = info.uuid ~= "" and info.uuid or nil})
+end
+
+setmetatable(DmDevice, {__call = function(_, spec) return DmDevice.new(spec) end})
+
+-- computed fields
+local getters = {}
+
+function getters.name(f) return "dm-" .. f.minor end
+function getters.path(f) return "/dev/dm-" .. f.minor end
+function getters.mapper_path(f) return "/dev/mapper/" .. f.dm_name end
+function getters.dm_name(f) return f.dm_name end
+function getters.uuid(f) return f.uuid end
+function getters.major(f) return f.major end
+function getters.minor(f) return f.minor end
+function getters.model(f) return f.model end
+
+function getters.device_path(f)
+  local path = "/sys/class/block/dm-" .. f.minor
+  local name = read_sysfs(path .. "/dm/name")
+  if not name or name:gsub("\n$", "") ~= f.dm_name then
+    errors.raise("DeviceNotFoundError", "device " .. f.dm_name .. " (dm-" .. f.minor
+      .. ") no longer exists", E.ENXIO)
+  end
+  return path
+end
+
+local function live_rows(f, status, noflush)
+  local rows, msg, err = cdm.targets(f.dm_name, status, noflush)
+  if not rows then raise_failure(msg, err) end
+  return rows
+end
+
+local function format_rows(rows)
+  local lines = {}
+  for i, r in ipairs(rows) do
+    lines[i] = r.args ~= "" and string.format("%d %d %s %s", r.start, r.size, r.type, r.args)
+      or string.format("%d %d %s", r.start, r.size, r.type)
+  end
+  return table.concat(lines, "\n")
+end
+
+function getters.table(f)
+  local rows = live_rows(f, false)
+  if #rows == 0 then return nil end
+  return format_rows(rows)
+end
+
+--- size in bytes: the sum of the live table's target lengths
+function getters.size(f)
+  if f.size == nil then
+    local total = 0
+    for _, r in ipairs(live_rows(f, false)) do total = total + r.size end
+    f.size = total * 512
+  end
+  return f.size
+end
+
+device_mt.__name = "sts.DmDevice"
+device_mt.__index = function(device, key)
+  local method = methods[key]
+  if method then return method end
+  local getter = getters[key]
+  if getter then return getter(fields_of(device)) end
+  return nil
+end
+device_mt.__newindex = function(_, key)
+  value_error("DmDevice fields are read-only (tried to set '%s')", tostring(key))
+end
+device_mt.__tostring = function(device)
+  local f = fields_of(device)
+  return string.format("DmDevice(%s, dm-%s)", f.dm_name, tostring(f.minor))
+end
+device_mt.__eq = function(a, b)
+  local fa, fb = fields_of(a), fields_of(b)
+  return fa.major == fb.major and fa.minor == fb.minor and fa.dm_name == fb.dm_name
+end
+
+local function self_fields(self)
+  local ok, f = pcall(fields_of, self)
+  if not ok then error("bad self: expected sts.DmDevice (call methods with ':')", 3) end
+  return f
+end
+
+-- methods ------------------------------------------------------------------
+
+local SUSPEND_OPTS = {noflush = "boolean", nolockfs = "boolean"}
+local REMOVE_OPTS = {force = "boolean", retry = "boolean", deferred = "boolean"}
+local RELOAD_OPTS = {noflush = "boolean", nolockfs = "boolean", readonly = "boolean"}
+
+--- d:suspend{noflush=, nolockfs=} -> true | nil, message, errno
+function methods.suspend(self, opts)
+  local f = self_fields(self)
+  opts = check_opts(opts, SUSPEND_OPTS, "suspend")
+  local ok, msg, err = cdm.suspend(f.dm_name, opts.noflush, opts.nolockfs)
+  if not ok then return fail(msg, err) end
+  return true
+end
+
+--- d:resume() -> true | nil, message, errno
+function methods.resume(self)
+  local f = self_fields(self)
+  local ok, msg, err = cdm.resume(f.dm_name)
+  if not ok then return fail(msg, err) end
+  f.size = nil
+  return true
+end
+
+--- d:remove{force=, retry=, deferred=} -> true | nil, message, errno
+-- force: a device still open gets an error table first, so its openers
+-- see I/O errors and the remove can go through (like dmsetup --force).
+function methods.remove(self, opts)
+  local f = self_fields(self)
+  opts = check_opts(opts, REMOVE_OPTS, "remove")
+  local ok, msg, err = cdm.remove(f.dm_name, opts.retry, opts.deferred)
+  if not ok and opts.force and err == E.EBUSY then
+    local size = 0
+    local rows = cdm.targets(f.dm_name, false)
+    for _, r in ipairs(rows or {}) do size = size + r.size end
+    if size > 0 and cdm.load(f.dm_name, {{start = 0, size = size, type = "error", args = ""}}) then
+      cdm.suspend(f.dm_name, true, true)
+      cdm.resume(f.dm_name)
+    end
+    ok, msg, err = cdm.remove(f.dm_name, true, opts.deferred)
+  end
+  if not ok then return fail(msg, err) end
+  return true
+end
+
+--- d:load(table) -> true | fail: into the inactive slot only
+function methods.load(self, tbl, opts)
+  local f = self_fields(self)
+  opts = check_opts(opts, {readonly = "boolean"}, "load")
+  local ok, msg, err = cdm.load(f.dm_name, table_rows(tbl), opts.readonly)
+  if not ok then return fail(msg, err) end
+  return true
+end
+
+--- d:clear() -> true | fail: drops the inactive table
+function methods.clear(self)
+  local f = self_fields(self)
+  local ok, msg, err = cdm.clear(f.dm_name)
+  if not ok then return fail(msg, err) end
+  return true
+end
+
+--- d:reload(table, {noflush=, nolockfs=, readonly=}) -> true | nil, message, errno
+-- Load, suspend, resume. When the kernel refuses the new table the old one
+-- stays live and the device is left running (resumed).
+function methods.reload(self, tbl, opts)
+  local f = self_fields(self)
+  opts = check_opts(opts, RELOAD_OPTS, "reload")
+  local rows = table_rows(tbl)
+  local name = f.dm_name
+  local ok, msg, err = cdm.load(name, rows, opts.readonly)
+  if not ok then
+    cdm.clear(name)
+    return fail(msg, err)
+  end
+  ok, msg, err = cdm.suspend(name, opts.noflush, opts.nolockfs)
+  if not ok then
+    cdm.clear(name)
+    cdm.resume(name)
+    return fail(msg, err)
+  end
+  ok, msg, err = cdm.resume(name)
+  if not ok then
+    -- the swap failed: drop the new table and bring the old one back
+    cdm.clear(name)
+    cdm.resume(name)
+    return fail(msg, err)
+  end
+  f.size = nil
+  return true
+end
+
+--- d:status{noflush=} -> the status text, one line per target
+function methods.status(self, opts)
+  local f = self_fields(self)
+  opts = check_opts(opts, {noflush = "boolean"}, "status")
+  return format_rows(live_rows(f, true, opts.noflush))
+end
+
+--- d:status_rows{noflush=} -> list of {start=, size=, type=, args=} (args: the status)
+function methods.status_rows(self, opts)
+  local f = self_fields(self)
+  opts = check_opts(opts, {noflush = "boolean"}, "status_rows")
+  return live_rows(f, true, opts.noflush)
+end
+
+local function typed_targets(rows)
+  local list = {}
+  for i, r in ipairs(rows) do
+    local class = targets.classes[r.type]
+    if class then
+      list[i] = class(r.start, r.size, r.args)
+    else
+      list[i] = targets.DmTarget(r.start, r.size, r.type, r.args)
+    end
+  end
+  return list
+end
+
+--- d:targets() -> the live table as typed target objects
+function methods.targets(self)
+  return typed_targets(live_rows(self_fields(self), false))
+end
+
+--- d:inactive_targets() -> the inactive table as typed targets (empty when none)
+function methods.inactive_targets(self)
+  local f = self_fields(self)
+  local rows, msg, err = cdm.targets(f.dm_name, false, false, true)
+  if not rows then raise_failure(msg, err) end
+  return typed_targets(rows)
+end
+
+--- d:info() -> {exists, suspended, read_only, open_count, event_nr, major,
+-- minor, live_table, inactive_table, target_count, name, uuid}
+function methods.info(self)
+  local f = self_fields(self)
+  local info, msg, err = cdm.info(f.dm_name)
+  if not info then raise_failure(msg, err) end
+  return info
+end
+
+--- d:message(sector, text) -> response text, or true when there is none;
+-- nil, message, errno when the target refuses it
+function methods.message(self, sector, text)
+  local f = self_fields(self)
+  if math.type(sector) ~= "integer" or sector < 0 then
+    value_error("message: sector must be an integer >= 0, got %s", tostring(sector))
+  end
+  if type(text) ~= "string" or text == "" then
+    value_error("message: text must be a non-empty string")
+  end
+  if text:find("[%z\n]") then value_error("message: text holds a NUL or newline") end
+  local resp, msg, err = cdm.message(f.dm_name, sector, text)
+  if not resp then return fail(msg, err) end
+  return resp
+end
+
+--- d:wait_event(event_nr, timeout_ms) -> new event number | nil, "timeout"
+-- event_nr defaults to the current one, so d:wait_event() waits for the next.
+function methods.wait_event(self, event_nr, timeout_ms)
+  local f = self_fields(self)
+  if event_nr == nil then event_nr = methods.info(self).event_nr end
+  if math.type(event_nr) ~= "integer" then value_error("wait_event: event_nr must be an integer") end
+  if timeout_ms ~= nil and math.type(timeout_ms) ~= "integer" then
+    value_error("wait_event: timeout_ms must be an integer (milliseconds)")
+  end
+  local nr, msg, err = cdm.wait_event(f.dm_name, event_nr, timeout_ms or -1)
+  if not nr then
+    if msg == "timeout" then return nil, "timeout" end
+    return fail(msg, err)
+  end
+  return nr
+end
+
+local function kernel_name_of(major, minor)
+  local text = read_sysfs(string.format("/sys/dev/block/%d:%d/uevent", major, minor))
+  return text and text:match("DEVNAME=([^\n]+)") or nil
+end
+
+--- d:deps() -> list of {major=, minor=, name=} of the devices below
+function methods.deps(self)
+  local f = self_fields(self)
+  local deps, msg, err = cdm.deps(f.dm_name)
+  if not deps then raise_failure(msg, err) end
+  for _, d in ipairs(deps) do d.name = kernel_name_of(d.major, d.minor) end
+  return deps
+end
+
+--- d:rename(new_name) -> true | fail
+function methods.rename(self, new_name)
+  local f = self_fields(self)
+  check_name(new_name, "new name")
+  local ok, msg, err = cdm.rename(f.dm_name, new_name, false)
+  if not ok then return fail(msg, err) end
+  f.dm_name = new_name
+  return true
+end
+
+--- d:set_uuid(uuid) -> true | fail (the kernel allows it only once)
+function methods.set_uuid(self, uuid)
+  local f = self_fields(self)
+  check_uuid(uuid)
+  local ok, msg, err = cdm.rename(f.dm_name, uuid, true)
+  if not ok then return fail(msg, err) end
+  f.uuid = uuid
+  return true
+end
+
+--- d:refresh() -> d: re-reads number, uuid and size from the kernel
+function methods.refresh(self)
+  load_fields(self_fields(self))
+  return self
+end
+
+--- d:exists() -> boolean
+function methods.exists(self)
+  local info = cdm.info(self_fields(self).dm_name)
+  return info ~= nil and info.exists
+end
+
+-- module functions -----------------------------------------------------------
+
+--- dm.create(name, table, {uuid=, readonly=, notable=, suspended=}) -> DmDevice
+-- table: a target, a list of targets or table text (ignored with notable).
+-- Atomic: when the kernel refuses the table no device is left behind.
+function dm.create(name, tbl, opts)
+  check_name(name)
+  opts = check_opts(opts, {uuid = "string", readonly = "boolean", notable = "boolean",
+    suspended = "boolean"}, "create")
+  if opts.uuid ~= nil then check_uuid(opts.uuid) end
+  local rows
+  if not opts.notable then
+    if tbl == nil then value_error("create %s: a table is needed (or notable=true)", name) end
+    rows = table_rows(tbl)
+  end
+  local ok, msg, err = cdm.create(name, rows,
+    {uuid = opts.uuid, readonly = opts.readonly, suspended = opts.suspended})
+  if not ok then
+    local okd, why = cdm.available()
+    if not okd then errors.raise("DmUnavailableError", why, err) end
+    errors.raise("DeviceError", msg, err)
+  end
+  return new_device(load_fields({dm_name = name}))
+end
+
+--- dm.version() -> {library=, driver=} (driver nil when there is no dm)
+function dm.version()
+  local library, driver = cdm.versions()
+  return {library = library, driver = driver or nil}
+end
+
+--- dm.targets() -> list of {name=, version=} the kernel has loaded
+function dm.targets()
+  local list, msg, err = cdm.target_versions()
+  if not list then raise_failure(msg, err) end
+  table.sort(list, function(a, b) return a.name < b.name end)
+  return list
+end
+
+--- dm.available() -> true, or false and the reason
+function dm.available()
+  return cdm.available()
+end
+
+dm.DmDevice = DmDevice
+dm.check_name = check_name
+dm.table_rows = table_rows
+return dm

@@ -1,0 +1,12 @@
+--- sts: scripting and testing Linux device-mapper from Lua.
+-- `require "sts"` gives the submodules in one table; each also loads on
+-- its own (`require "sts.dm"`).
+local core = require "sts.core"
+
+return {
+  dm = require "sts.dm",
+  dmpd = require "sts.dmpd",
+  errors = require "sts.errors",
+  loop = require "sts.loop",
+  version = core.version,
+}

@@ -1,0 +1,119 @@
+--- sts.loop: loop devices over sparse files, through the kernel's loop
+-- ioctls (no losetup).
+--
+--   local lo = loop.create{size_mb = 64}      -- new sparse file in /tmp
+--   lo.path, lo.name, lo.file, lo.size        -- "/dev/loop0", "loop0", file, bytes
+--   lo:remove()                               -- detach, delete the file it made
+--
+-- Loop objects are to-be-closed: `local lo <close> = loop.create{...}`.
+
+local core = require "sts.core"
+local errors = require "sts.errors"
+
+local cloop = core.loop
+local loop = {}
+
+local Loop = {}
+Loop.__index = Loop
+Loop.__name = "sts.Loop"
+
+local CREATE_FIELDS = {size_mb = true, size = true, file = true, read_only = true, dir = true}
+
+local function value_error(fmt, ...)
+  errors.raise("ValueError", string.format(fmt, ...))
+end
+
+--- loop.create{size_mb=, size=, file=, read_only=, dir=} -> Loop
+-- size_mb (or size in bytes) makes a new sparse file in dir (default
+-- $TMPDIR or /tmp) that remove() deletes; file= attaches an existing file,
+-- which remove() leaves in place. Raises DeviceError on failure.
+function loop.create(opts)
+  if type(opts) ~= "table" then value_error("loop.create: expected a table of options") end
+  for key in pairs(opts) do
+    if not CREATE_FIELDS[key] then value_error("loop.create: unknown option '%s'", tostring(key)) end
+  end
+  local bytes
+  if opts.size_mb ~= nil then
+    if math.type(opts.size_mb) ~= "integer" or opts.size_mb <= 0 then
+      value_error("loop.create: size_mb must be a positive integer")
+    end
+    bytes = opts.size_mb * 1024 * 1024
+  elseif opts.size ~= nil then
+    if math.type(opts.size) ~= "integer" or opts.size <= 0 or opts.size % 512 ~= 0 then
+      value_error("loop.create: size must be a positive integer multiple of 512 bytes")
+    end
+    bytes = opts.size
+  end
+  local file, made = opts.file, false
+  if file == nil then
+    if not bytes then value_error("loop.create: give size_mb, size or file") end
+    local dir = opts.dir or os.getenv("TMPDIR") or "/tmp"
+    local path, msg, err = cloop.sparse_file(dir .. "/sts-loop-XXXXXX", bytes)
+    if not path then errors.raise("DeviceError", msg, err) end
+    file, made = path, true
+  elseif type(file) ~= "string" then
+    value_error("loop.create: file must be a path string")
+  elseif bytes then
+    value_error("loop.create: give either file or a size, not both")
+  end
+  local number, path_or_msg, err = cloop.attach(file, opts.read_only)
+  if not number then
+    if made then os.remove(file) end
+    errors.raise("DeviceError", path_or_msg, err)
+  end
+  local size = cloop.size(path_or_msg)
+  return setmetatable({
+    number = number,
+    path = path_or_msg,
+    name = "loop" .. number,
+    file = file,
+    size = size,
+    read_only = opts.read_only and true or false,
+    owns_file = made,
+  }, Loop)
+end
+
+--- lo:remove() -> true | nil, message, errno. Idempotent.
+function Loop:remove()
+  if self.removed then return true end
+  local ok, msg, err = cloop.detach(self.path)
+  if not ok then return nil, msg, err end
+  self.removed = true
+  if self.owns_file then os.remove(self.file) end
+  return true
+end
+
+Loop.__close = function(self) self:remove() end
+
+function Loop:__tostring()
+  return string.format("Loop(%s, %s)", self.path, self.file)
+end
+
+--- loop.list() -> list of {name=, path=, file=} of attached loop devices
+function loop.list()
+  local list = {}
+  local dir = io.open("/sys/block", "r")
+  if not dir then return list end
+  dir:close()
+  -- /sys/block has no directory listing in pure Lua: probe loop numbers
+  -- until the kernel's device numbering runs out
+  local misses = 0
+  local n = 0
+  while misses < 64 do
+    local f = io.open("/sys/block/loop" .. n .. "/loop/backing_file", "r")
+    if f then
+      local file = f:read("l")
+      f:close()
+      list[#list + 1] = {name = "loop" .. n, path = "/dev/loop" .. n, file = file}
+      misses = 0
+    else
+      local exists = io.open("/sys/block/loop" .. n .. "/dev", "r")
+      if exists then exists:close(); misses = 0 else misses = misses + 1 end
+    end
+    n = n + 1
+  end
+  return list
+end
+
+loop.Loop = Loop
+return loop
