@@ -1,7 +1,722 @@
-/* placeholder until this part is written: registers nothing */
+/*
+** sts.core.proc: runs programs from an argv array, never through a shell.
+**
+**   run(argv, opts) -> {rc=, signal=, stdout=, stderr=, timed_out=}
+**                    | nil, message, errno   (the runner itself failed)
+**   which(name)     -> full path | nil
+**
+** The child is started with posix_spawn from a path resolved here (so the
+** PATH lookup honours opts.env and opts.cwd, and "not found" is told apart
+** from a failing exec). Its stdin, stdout and stderr are served together by
+** one poll() loop, so no pipe can fill up and deadlock the other.
+**
+** Everything a run owns (pipe ends, output buffers, the child) lives in a
+** boxed userdata created before anything is acquired; its one idempotent
+** close function serves __gc and __close and also the normal end of a run,
+** so a Lua error raised halfway (out of memory while pushing a result)
+** leaks nothing and leaves no zombie.
+**
+** SIGPIPE: writing to a child that closed its stdin must not kill us, and
+** the process-wide disposition must not change. SIGPIPE is blocked around
+** each write to the child; when that write gets EPIPE the SIGPIPE it raised
+** is consumed with sigtimedwait before the old mask is restored. The child
+** gets SIGPIPE back at its default and an empty signal mask.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "sts.h"
 
+extern char **environ;
+
+#define RUN_MT "sts.proc.Run"
+#define READ_CHUNK 65536
+/* after SIGTERM on timeout, how long the child gets before SIGKILL */
+#define KILL_GRACE_MS 1000
+/* how often a child is polled for exit once its pipes are closed */
+#define REAP_STEP_MS 20
+#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+
+enum { CH_IN, CH_OUT, CH_ERR, NCH };
+
+typedef struct {
+  char *data;
+  size_t len, cap;
+} Buf;
+
+typedef struct {
+  int closed;        /* nothing owned any more */
+  pid_t pid;         /* > 0 while the child is not reaped */
+  int ours[NCH];     /* our pipe ends: stdin writer, stdout/stderr readers */
+  int theirs[NCH];   /* the child's ends, until it is spawned */
+  int outfile;       /* opts.output_file, until it is spawned */
+  int cwdfd;         /* opts.cwd, for resolving the program */
+  Buf out, err;
+} Run;
+
+
+/* ---------- the run object ---------- */
+
+static void close_fd(int *fd) {
+  if (*fd >= 0) {
+    close(*fd);
+    *fd = -1;
+  }
+}
+
+static int reap(pid_t pid, int *status, int options) {
+  pid_t r;
+  do {
+    r = waitpid(pid, status, options);
+  } while (r < 0 && errno == EINTR);
+  return (int)r;
+}
+
+/* releases everything the run holds; a child still running is killed */
+static void run_release(Run *run) {
+  int i, status;
+  if (run->closed) return;
+  run->closed = 1;
+  for (i = 0; i < NCH; i++) {
+    close_fd(&run->ours[i]);
+    close_fd(&run->theirs[i]);
+  }
+  close_fd(&run->outfile);
+  close_fd(&run->cwdfd);
+  if (run->pid > 0) {
+    kill(run->pid, SIGKILL);
+    reap(run->pid, &status, 0);
+    run->pid = -1;
+  }
+  free(run->out.data);
+  free(run->err.data);
+  run->out.data = run->err.data = NULL;
+}
+
+static int run_gc(lua_State *L) {
+  run_release((Run *)luaL_checkudata(L, 1, RUN_MT));
+  return 0;
+}
+
+static Run *run_new(lua_State *L) {
+  int i;
+  Run *run = (Run *)lua_newuserdatauv(L, sizeof(Run), 0);
+  memset(run, 0, sizeof *run);
+  run->closed = 1;  /* owns nothing until the metatable is set */
+  run->pid = -1;
+  for (i = 0; i < NCH; i++) run->ours[i] = run->theirs[i] = -1;
+  run->outfile = run->cwdfd = -1;
+  luaL_setmetatable(L, RUN_MT);
+  run->closed = 0;
+  return run;
+}
+
+/* makes sure at least `room` bytes are free at the end of `b` */
+static int buf_reserve(Buf *b, size_t room) {
+  size_t cap;
+  char *p;
+  if (b->cap - b->len >= room) return 0;
+  if (room > SIZE_MAX - b->len) return ENOMEM;
+  cap = b->cap ? b->cap : READ_CHUNK;
+  while (cap - b->len < room) {
+    if (cap > SIZE_MAX / 2) return ENOMEM;
+    cap *= 2;
+  }
+  p = (char *)realloc(b->data, cap);
+  if (p == NULL) return ENOMEM;
+  b->data = p;
+  b->cap = cap;
+  return 0;
+}
+
+
+/* ---------- options ---------- */
+
+typedef struct {
+  const char *stdin_data;
+  size_t stdin_len;
+  int has_stdin;
+  double timeout;     /* <= 0: none */
+  const char *output_file;
+  const char *cwd;
+  int env_idx;        /* stack index of opts.env, 0 when absent */
+} Opts;
+
+static const char *const opt_names[] = {
+  "stdin", "timeout", "output_file", "cwd", "env", NULL
+};
+
+static int opt_error(lua_State *L, const char *field, const char *what) {
+  return luaL_error(L, "bad option '%s' to 'run' (%s)", field, what);
+}
+
+static const char *opt_string(lua_State *L, const char *field, size_t *len) {
+  size_t l;
+  const char *s;
+  if (lua_type(L, -1) != LUA_TSTRING)
+    opt_error(L, field, "string expected");
+  s = lua_tolstring(L, -1, &l);
+  if (len != NULL) *len = l;
+  else if (strlen(s) != l) opt_error(L, field, "contains a NUL byte");
+  return s;
+}
+
+/*
+** Checks the options table at `idx` field by field; strings stay anchored
+** by the table, which stays on the stack for the whole run.
+*/
+static void check_opts(lua_State *L, int idx, Opts *o) {
+  memset(o, 0, sizeof *o);
+  if (lua_isnoneornil(L, idx)) return;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    const char *key;
+    int which = -1, i;
+    if (lua_type(L, -2) != LUA_TSTRING)
+      luaL_error(L, "bad option to 'run' (field names must be strings, got %s)",
+                 luaL_typename(L, -2));
+    key = lua_tostring(L, -2);
+    for (i = 0; opt_names[i] != NULL; i++)
+      if (strcmp(key, opt_names[i]) == 0) which = i;
+    switch (which) {
+      case 0:  /* stdin */
+        if (lua_toboolean(L, -1)) {
+          o->stdin_data = opt_string(L, key, &o->stdin_len);
+          o->has_stdin = 1;
+        }
+        break;
+      case 1: {  /* timeout */
+        double t;
+        if (lua_type(L, -1) != LUA_TNUMBER) opt_error(L, key, "number expected");
+        t = (double)lua_tonumber(L, -1);
+        if (!(t > 0) || isinf(t)) opt_error(L, key, "must be a finite number > 0");
+        o->timeout = t;
+        break;
+      }
+      case 2:
+        o->output_file = opt_string(L, key, NULL);
+        break;
+      case 3:
+        o->cwd = opt_string(L, key, NULL);
+        break;
+      case 4:
+        if (lua_type(L, -1) != LUA_TTABLE) opt_error(L, key, "table expected");
+        o->env_idx = 1;  /* anchored at a fixed index below */
+        break;
+      default:
+        luaL_error(L, "bad option to 'run' (unknown field '%s')", key);
+    }
+    lua_pop(L, 1);
+  }
+  if (o->env_idx) {
+    lua_getfield(L, idx, "env");  /* anchor a copy at a fixed index */
+    o->env_idx = lua_gettop(L);
+  }
+}
+
+/* the argv table at `idx` as a NULL-terminated array (a userdata block) */
+static char **check_argv(lua_State *L, int idx) {
+  lua_Integer n, i;
+  char **argv;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  n = luaL_len(L, idx);
+  luaL_argcheck(L, n >= 1, idx, "argv must hold at least the program");
+  luaL_argcheck(L, (lua_Unsigned)n < (size_t)INT_MAX / sizeof(char *), idx,
+                "argv too long");
+  argv = (char **)lua_newuserdatauv(L, (size_t)(n + 1) * sizeof(char *), 0);
+  for (i = 1; i <= n; i++) {
+    size_t len;
+    const char *s;
+    if (lua_geti(L, idx, i) != LUA_TSTRING)
+      luaL_error(L, "bad argument #1 to 'run' (argv[%d] must be a string, got %s)",
+                 (int)i, luaL_typename(L, -1));
+    s = lua_tolstring(L, -1, &len);
+    if (strlen(s) != len)
+      luaL_error(L, "bad argument #1 to 'run' (argv[%d] contains a NUL byte)", (int)i);
+    if (i == 1 && len == 0)
+      luaL_error(L, "bad argument #1 to 'run' (argv[1] is empty)");
+    argv[i - 1] = (char *)s;  /* anchored by the argv table */
+    lua_pop(L, 1);
+  }
+  argv[n] = NULL;
+  return argv;
+}
+
+static int valid_env_name(const char *s, size_t len) {
+  return len > 0 && strlen(s) == len && strchr(s, '=') == NULL;
+}
+
+/*
+** The child's environment: ours, minus the names opts.env mentions, plus
+** the string values of opts.env. Entries are anchored in a table pushed
+** below the returned array.
+*/
+static char **build_env(lua_State *L, int env_idx) {
+  size_t n = 0, k = 0, i;
+  char **envp;
+  int anchor;
+  /* check the table and count its entries first */
+  lua_pushnil(L);
+  while (lua_next(L, env_idx) != 0) {
+    size_t len;
+    const char *name;
+    int t = lua_type(L, -1);
+    if (lua_type(L, -2) != LUA_TSTRING)
+      luaL_error(L, "bad option 'env' to 'run' (names must be strings, got %s)",
+                 luaL_typename(L, -2));
+    name = lua_tolstring(L, -2, &len);
+    if (!valid_env_name(name, len))
+      luaL_error(L, "bad option 'env' to 'run' (invalid variable name '%s')", name);
+    if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+      const char *v;
+      lua_pushvalue(L, -1);  /* converting a number must not touch the key */
+      v = lua_tolstring(L, -1, &len);
+      if (strlen(v) != len)
+        luaL_error(L, "bad option 'env' to 'run' (value of '%s' contains a NUL byte)",
+                   name);
+      lua_pop(L, 1);
+      n++;
+    } else if (!(t == LUA_TBOOLEAN && !lua_toboolean(L, -1))) {
+      luaL_error(L, "bad option 'env' to 'run' (value of '%s' must be a string, "
+                 "a number or false, got %s)", name, luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+  }
+  for (i = 0; environ != NULL && environ[i] != NULL; i++) n++;
+  if (n >= (size_t)INT_MAX / sizeof(char *)) luaL_error(L, "environment too large");
+  lua_createtable(L, (int)n, 0);
+  anchor = lua_gettop(L);
+  envp = (char **)lua_newuserdatauv(L, (n + 1) * sizeof(char *), 0);
+  for (i = 0; environ != NULL && environ[i] != NULL; i++) {
+    const char *e = environ[i], *eq = strchr(e, '=');
+    if (eq == NULL) continue;  /* malformed entry: drop it */
+    lua_pushlstring(L, e, (size_t)(eq - e));
+    if (lua_rawget(L, env_idx) == LUA_TNIL) envp[k++] = (char *)e;
+    lua_pop(L, 1);
+  }
+  lua_pushnil(L);
+  while (lua_next(L, env_idx) != 0) {
+    if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) {
+      lua_pushvalue(L, -1);  /* tostring on a copy keeps lua_next sane */
+      lua_pushfstring(L, "%s=%s", lua_tostring(L, -3), lua_tostring(L, -1));
+      lua_remove(L, -2);
+      envp[k] = (char *)lua_tostring(L, -1);
+      lua_rawseti(L, anchor, (lua_Integer)k + 1);  /* keeps it alive */
+      k++;
+    }
+    lua_pop(L, 1);
+  }
+  envp[k] = NULL;
+  return envp;
+}
+
+
+/* ---------- program lookup ---------- */
+
+/* an executable regular file at `path`, relative paths taken from `dirfd` */
+static int is_executable(int dirfd, const char *path) {
+  struct stat st;
+  if (fstatat(dirfd, path, &st, 0) != 0) return errno;
+  if (!S_ISREG(st.st_mode)) return EACCES;
+  if (faccessat(dirfd, path, X_OK, AT_EACCESS) != 0) return errno;
+  return 0;
+}
+
+/*
+** Searches `path_list` (a PATH value) for `name`; pushes the full path and
+** returns 0, or pushes nothing and returns an errno (ENOENT when absent).
+** Empty PATH elements are skipped rather than meaning ".".
+*/
+static int search_path(lua_State *L, const char *name, const char *path_list,
+                       int dirfd) {
+  const char *p = path_list;
+  int err = ENOENT;
+  while (*p != '\0') {
+    const char *end = strchr(p, ':');
+    size_t dlen = end ? (size_t)(end - p) : strlen(p);
+    if (dlen > 0) {
+      const char *cand;
+      int e;
+      if (p[dlen - 1] == '/')
+        cand = lua_pushfstring(L, "%s%s", lua_pushlstring(L, p, dlen), name);
+      else
+        cand = lua_pushfstring(L, "%s/%s", lua_pushlstring(L, p, dlen), name);
+      lua_remove(L, -2);
+      e = is_executable(dirfd, cand);
+      if (e == 0) return 0;
+      if (e != ENOENT && e != ENOTDIR) err = e;
+      lua_pop(L, 1);
+    }
+    if (end == NULL) break;
+    p = end + 1;
+  }
+  return err;
+}
+
+/* the PATH the child will see */
+static const char *child_path(lua_State *L, int env_idx) {
+  const char *path = NULL;
+  if (env_idx) {
+    int t = lua_getfield(L, env_idx, "PATH");
+    if (t == LUA_TSTRING) path = lua_tostring(L, -1);
+    lua_pop(L, 1);  /* still anchored by opts.env */
+    if (t == LUA_TBOOLEAN) return DEFAULT_PATH;
+  }
+  if (path == NULL) path = getenv("PATH");
+  return (path != NULL && *path != '\0') ? path : DEFAULT_PATH;
+}
+
+
+/* ---------- spawning ---------- */
+
+/* moves `fd` above 2 (so dup2 onto 0..2 in the child always clears CLOEXEC) */
+static int fd_above_stdio(int *fd) {
+  int nfd;
+  if (*fd > 2) return 0;
+  nfd = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
+  if (nfd < 0) return errno;
+  close(*fd);
+  *fd = nfd;
+  return 0;
+}
+
+static int make_pipe(Run *run, int ch) {
+  int p[2], e;
+  if (pipe2(p, O_CLOEXEC) != 0) return errno;
+  if (ch == CH_IN) {
+    run->theirs[ch] = p[0];
+    run->ours[ch] = p[1];
+  } else {
+    run->ours[ch] = p[0];
+    run->theirs[ch] = p[1];
+  }
+  if ((e = fd_above_stdio(&run->ours[ch])) != 0) return e;
+  if ((e = fd_above_stdio(&run->theirs[ch])) != 0) return e;
+  if (fcntl(run->ours[ch], F_SETFL, O_NONBLOCK) != 0) return errno;
+  return 0;
+}
+
+static int spawn_child(Run *run, const char *path, char **argv, char **envp,
+                       const char *cwd) {
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  sigset_t set;
+  int e, i;
+  pid_t pid;
+  if ((e = posix_spawn_file_actions_init(&fa)) != 0) return e;
+  if ((e = posix_spawnattr_init(&attr)) != 0) {
+    posix_spawn_file_actions_destroy(&fa);
+    return e;
+  }
+  for (i = 0; i < NCH && e == 0; i++) {
+    int fd = (i == CH_OUT && run->outfile >= 0) ? run->outfile : run->theirs[i];
+    if (fd >= 0)
+      e = posix_spawn_file_actions_adddup2(&fa, fd, i);
+    else  /* no stdin given */
+      e = posix_spawn_file_actions_addopen(&fa, i, "/dev/null", O_RDONLY, 0);
+  }
+  if (e == 0 && cwd != NULL) e = posix_spawn_file_actions_addchdir_np(&fa, cwd);
+  sigemptyset(&set);
+  if (e == 0) e = posix_spawnattr_setsigmask(&attr, &set);
+  sigaddset(&set, SIGPIPE);
+  if (e == 0) e = posix_spawnattr_setsigdefault(&attr, &set);
+  if (e == 0)
+    e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  if (e == 0) e = posix_spawn(&pid, path, &fa, &attr, argv, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (e == 0) run->pid = pid;
+  for (i = 0; i < NCH; i++) close_fd(&run->theirs[i]);
+  close_fd(&run->outfile);
+  return e;
+}
+
+
+/* ---------- the poll loop ---------- */
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* writes to the child's stdin without letting SIGPIPE through */
+static ssize_t write_nosigpipe(int fd, const char *p, size_t n) {
+  sigset_t pipe_set, old, pending;
+  ssize_t w;
+  int err, was_pending;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  sigprocmask(SIG_BLOCK, &pipe_set, &old);
+  sigpending(&pending);
+  was_pending = sigismember(&pending, SIGPIPE);
+  w = write(fd, p, n);
+  err = errno;
+  if (w < 0 && err == EPIPE && !was_pending) {
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {}
+  }
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  errno = err;
+  return w;
+}
+
+/* reads what is there from channel `ch`; returns 0 or an errno (ENOMEM) */
+static int drain(Run *run, int ch) {
+  Buf *b = (ch == CH_OUT) ? &run->out : &run->err;
+  for (;;) {
+    ssize_t r;
+    if (buf_reserve(b, READ_CHUNK) != 0) return ENOMEM;
+    r = read(run->ours[ch], b->data + b->len, b->cap - b->len);
+    if (r > 0) {
+      b->len += (size_t)r;
+      continue;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && errno == EAGAIN) return 0;
+    close_fd(&run->ours[ch]);  /* end of file, or an error we cannot act on */
+    return 0;
+  }
+}
+
+typedef struct {
+  int status;
+  int timed_out;
+} Outcome;
+
+/*
+** Feeds stdin and drains stdout/stderr until all are closed and the child
+** has exited, enforcing the timeout. Returns 0 or an errno.
+*/
+static int serve(Run *run, const Opts *o, Outcome *out) {
+  size_t written = 0;
+  double deadline = o->timeout > 0 ? now_ms() + o->timeout * 1e3 : -1;
+  double kill_at = -1;
+  int killed = 0;
+  out->timed_out = 0;
+  out->status = 0;
+  if (run->ours[CH_IN] >= 0 && o->stdin_len == 0) close_fd(&run->ours[CH_IN]);
+  for (;;) {
+    struct pollfd pfd[NCH];
+    int i, open = 0, wait_ms = -1, r;
+    double t;
+    for (i = 0; i < NCH; i++) {
+      pfd[i].fd = run->ours[i];
+      pfd[i].events = (i == CH_IN) ? POLLOUT : POLLIN;
+      pfd[i].revents = 0;
+      if (run->ours[i] >= 0) open++;
+    }
+    /* the child is reaped once its pipes are done, or once it was killed */
+    if (run->pid > 0 && (open == 0 || killed)) {
+      int opt = (open == 0 && deadline < 0) ? 0 : WNOHANG;
+      r = reap(run->pid, &out->status, opt);
+      if (r == run->pid) run->pid = -1;
+      else if (r < 0) return errno;
+    }
+    if (run->pid <= 0 && (open == 0 || killed)) break;
+    t = now_ms();
+    if (deadline >= 0 && !killed && t >= deadline) {
+      kill(run->pid, SIGTERM);
+      killed = 1;
+      out->timed_out = 1;
+      kill_at = t + KILL_GRACE_MS;
+      continue;
+    }
+    if (killed && kill_at >= 0 && t >= kill_at) {
+      kill(run->pid, SIGKILL);
+      kill_at = -1;
+    }
+    if (deadline >= 0) {
+      double until = killed ? (kill_at >= 0 ? kill_at : t + REAP_STEP_MS) : deadline;
+      wait_ms = (int)(until - t) + 1;
+      if (wait_ms < 0) wait_ms = 0;
+    }
+    if ((open == 0 || killed) && (wait_ms < 0 || wait_ms > REAP_STEP_MS))
+      wait_ms = REAP_STEP_MS;
+    r = poll(pfd, NCH, wait_ms);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (pfd[CH_IN].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+      close_fd(&run->ours[CH_IN]);
+    } else if (pfd[CH_IN].revents & POLLOUT) {
+      ssize_t w = write_nosigpipe(run->ours[CH_IN], o->stdin_data + written,
+                                  o->stdin_len - written);
+      if (w > 0) written += (size_t)w;
+      else if (w < 0 && errno != EAGAIN && errno != EINTR)
+        close_fd(&run->ours[CH_IN]);  /* EPIPE: the child stopped reading */
+      if (written == o->stdin_len) close_fd(&run->ours[CH_IN]);
+    }
+    for (i = CH_OUT; i < NCH; i++) {
+      if (pfd[i].fd >= 0 && pfd[i].revents != 0) {
+        if (drain(run, i) != 0) return ENOMEM;
+      }
+    }
+  }
+  return 0;
+}
+
+
+/* ---------- run and which ---------- */
+
+static void push_result(lua_State *L, Run *run, const Outcome *oc, int rc,
+                        int sig, const char *err_text) {
+  lua_createtable(L, 0, 5);
+  if (rc >= 0) {
+    lua_pushinteger(L, rc);
+    lua_setfield(L, -2, "rc");
+  }
+  if (sig > 0) {
+    lua_pushinteger(L, sig);
+    lua_setfield(L, -2, "signal");
+  }
+  lua_pushlstring(L, run->out.data ? run->out.data : "", run->out.len);
+  lua_setfield(L, -2, "stdout");
+  if (err_text != NULL)
+    lua_pushstring(L, err_text);
+  else
+    lua_pushlstring(L, run->err.data ? run->err.data : "", run->err.len);
+  lua_setfield(L, -2, "stderr");
+  lua_pushboolean(L, oc->timed_out);
+  lua_setfield(L, -2, "timed_out");
+}
+
+/* the result of a program that could not be started: rc 127 */
+static int not_started(lua_State *L, Run *run, const char *prog, int err) {
+  Outcome oc = {0, 0};
+  const char *msg = (err == ENOENT)
+      ? lua_pushfstring(L, "%s: command not found\n", prog)
+      : lua_pushfstring(L, "%s: %s\n", prog, strerror(err));
+  run_release(run);
+  push_result(L, run, &oc, 127, 0, msg);
+  return 1;
+}
+
+static int failed(lua_State *L, Run *run, int err, const char *what) {
+  run_release(run);
+  return sts_pushfail(L, err, "%s: %s", what, strerror(err));
+}
+
+/*
+** run(argv, opts) -> result table | nil, message, errno
+*/
+static int proc_run(lua_State *L) {
+  Opts o;
+  char **argv, **envp = environ;
+  const char *prog, *path;
+  Run *run;
+  Outcome oc;
+  int e, i;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 2);
+  check_opts(L, 2, &o);
+  argv = check_argv(L, 1);
+  if (o.env_idx) envp = build_env(L, o.env_idx);
+  prog = argv[0];
+  run = run_new(L);
+
+  /* resolve the program as the child will see it (its cwd, its PATH) */
+  if (o.cwd != NULL) {
+    run->cwdfd = open(o.cwd, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (run->cwdfd < 0) {
+      e = errno;
+      return failed(L, run, e, lua_pushfstring(L, "cwd '%s'", o.cwd));
+    }
+  }
+  if (strchr(prog, '/') != NULL) {
+    e = is_executable(run->cwdfd >= 0 ? run->cwdfd : AT_FDCWD, prog);
+    if (e != 0) return not_started(L, run, prog, e);
+    path = prog;
+  } else {
+    e = search_path(L, prog, child_path(L, o.env_idx),
+                    run->cwdfd >= 0 ? run->cwdfd : AT_FDCWD);
+    if (e != 0) return not_started(L, run, prog, e);
+    path = lua_tostring(L, -1);  /* stays on the stack */
+  }
+  close_fd(&run->cwdfd);
+
+  if (o.output_file != NULL) {
+    run->outfile = open(o.output_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (run->outfile < 0) {
+      e = errno;
+      return failed(L, run, e, lua_pushfstring(L, "output_file '%s'", o.output_file));
+    }
+    if ((e = fd_above_stdio(&run->outfile)) != 0) return failed(L, run, e, "dup");
+  }
+  for (i = 0; i < NCH; i++) {
+    if (i == CH_IN && !o.has_stdin) continue;
+    if (i == CH_OUT && o.output_file != NULL) continue;
+    if ((e = make_pipe(run, i)) != 0) return failed(L, run, e, "pipe");
+  }
+  e = spawn_child(run, path, argv, envp, o.cwd);
+  if (e == ENOMEM || e == EAGAIN) return failed(L, run, e, "spawn");
+  if (e != 0) return not_started(L, run, prog, e);
+
+  e = serve(run, &o, &oc);
+  if (e != 0) return failed(L, run, e, "running the child");
+  /* release the descriptors; the buffers go with push_result's copy */
+  for (i = 0; i < NCH; i++) close_fd(&run->ours[i]);
+  push_result(L, run, &oc,
+              WIFEXITED(oc.status) ? WEXITSTATUS(oc.status) : -1,
+              WIFSIGNALED(oc.status) ? WTERMSIG(oc.status) : 0, NULL);
+  run_release(run);
+  return 1;
+}
+
+/*
+** which(name) -> the full path of the executable `name` found in PATH
+** (or `name` itself when it holds a slash and is executable), or nil.
+*/
+static int proc_which(lua_State *L) {
+  size_t len;
+  const char *name = luaL_checklstring(L, 1, &len);
+  const char *path;
+  luaL_argcheck(L, len > 0 && strlen(name) == len, 1, "not a valid program name");
+  if (strchr(name, '/') != NULL) {
+    if (is_executable(AT_FDCWD, name) != 0) {
+      luaL_pushfail(L);
+      return 1;
+    }
+    lua_settop(L, 1);
+    return 1;
+  }
+  path = getenv("PATH");
+  if (search_path(L, name, (path && *path) ? path : DEFAULT_PATH, AT_FDCWD) != 0)
+    luaL_pushfail(L);
+  return 1;
+}
+
+static const luaL_Reg run_meta[] = {
+  {"__gc", run_gc},
+  {"__close", run_gc},
+  {NULL, NULL}
+};
+
+static const luaL_Reg proc_funcs[] = {
+  {"run", proc_run},
+  {"which", proc_which},
+  {NULL, NULL}
+};
+
 int sts_open_proc(lua_State *L) {
-  (void)L;
+  if (luaL_newmetatable(L, RUN_MT)) luaL_setfuncs(L, run_meta, 0);
+  lua_pop(L, 1);
+  lua_settop(L, 1);
+  luaL_setfuncs(L, proc_funcs, 0);
   return 0;
 }

@@ -1,0 +1,200 @@
+-- sts.core.proc: the process runner (argv only, pipes drained together)
+
+local proc = require("sts.core").proc
+
+local tmpfile = os.tmpname
+
+describe("sts.core.proc.run", function()
+  it("passes argv through as separate arguments and captures stdout", function()
+    local r = assert(proc.run({"/bin/echo", "a b", "$(x)", ";", "'q'"}))
+    assert.are.equal(0, r.rc)
+    assert.is_nil(r.signal)
+    assert.are.equal("a b $(x) ; 'q'\n", r.stdout)
+    assert.are.equal("", r.stderr)
+    assert.is_false(r.timed_out)
+  end)
+
+  it("finds a program without a slash in PATH", function()
+    local r = assert(proc.run({"echo", "hi"}))
+    assert.are.equal(0, r.rc)
+    assert.are.equal("hi\n", r.stdout)
+  end)
+
+  it("feeds stdin, NUL bytes included", function()
+    local r = assert(proc.run({"/bin/cat"}, {stdin = "abc\0def\n"}))
+    assert.are.equal(0, r.rc)
+    assert.are.equal("abc\0def\n", r.stdout)
+  end)
+
+  it("gives the child /dev/null as stdin by default", function()
+    local r = assert(proc.run({"/bin/cat"}, {timeout = 5}))
+    assert.are.equal(0, r.rc)
+    assert.are.equal("", r.stdout)
+    assert.is_false(r.timed_out)
+  end)
+
+  it("survives a child that stops reading its stdin early", function()
+    local r = assert(proc.run({"head", "-c", "3"}, {stdin = string.rep("x", 8 * 1024 * 1024)}))
+    assert.are.equal(0, r.rc)
+    assert.are.equal("xxx", r.stdout)
+    r = assert(proc.run({"/bin/true"}, {stdin = string.rep("y", 8 * 1024 * 1024)}))
+    assert.are.equal(0, r.rc)
+  end)
+
+  it("reports exit codes and stderr", function()
+    local r = assert(proc.run({"/bin/sh", "-c", "echo oops >&2; exit 3"}))
+    assert.are.equal(3, r.rc)
+    assert.is_nil(r.signal)
+    assert.are.equal("oops\n", r.stderr)
+  end)
+
+  it("reports the signal that killed the child", function()
+    local r = assert(proc.run({"/bin/sh", "-c", "kill -KILL $$"}))
+    assert.is_nil(r.rc)
+    assert.are.equal(9, r.signal)
+  end)
+
+  it("gives the child SIGPIPE at its default disposition", function()
+    -- yes(1) writing into a closed pipe dies of SIGPIPE only if it is not ignored
+    local r = assert(proc.run({"/bin/sh", "-c", "(yes; echo rc=$? >&2) | head -c 1 >/dev/null"}))
+    assert.are.equal("rc=141\n", r.stderr)
+  end)
+
+  it("returns rc 127 and a message for a missing program", function()
+    local r = assert(proc.run({"no_such_program_sts_test", "x"}))
+    assert.are.equal(127, r.rc)
+    assert.are.equal("", r.stdout)
+    assert.matches("no_such_program_sts_test", r.stderr, 1, true)
+    assert.matches("not found", r.stderr, 1, true)
+    r = assert(proc.run({"./no/such/path"}))
+    assert.are.equal(127, r.rc)
+    assert.matches("./no/such/path", r.stderr, 1, true)
+  end)
+
+  it("returns rc 127 for a file that is not executable", function()
+    local name = tmpfile()
+    local r = assert(proc.run({name}))
+    os.remove(name)
+    assert.are.equal(127, r.rc)
+    assert.matches(name, r.stderr, 1, true)
+  end)
+
+  it("kills a hung child on timeout, quickly", function()
+    local t0 = os.time()
+    local r = assert(proc.run({"sleep", "30"}, {timeout = 0.3}))
+    assert.is_true(os.time() - t0 <= 3)
+    assert.is_true(r.timed_out)
+    assert.is_nil(r.rc)
+    assert.are.equal(15, r.signal)
+  end)
+
+  it("escalates to SIGKILL when SIGTERM is ignored", function()
+    local t0 = os.time()
+    local r = assert(proc.run({"/bin/sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.1; done"},
+                              {timeout = 0.3}))
+    assert.is_true(os.time() - t0 <= 5)
+    assert.is_true(r.timed_out)
+    assert.are.equal(9, r.signal)
+    assert.are.equal("ready\n", r.stdout)
+  end)
+
+  it("keeps what a timed-out child wrote", function()
+    local r = assert(proc.run({"/bin/sh", "-c", "echo partial; echo err >&2; exec sleep 30"},
+                              {timeout = 0.5}))
+    assert.is_true(r.timed_out)
+    assert.are.equal("partial\n", r.stdout)
+    assert.are.equal("err\n", r.stderr)
+  end)
+
+  it("drains 100+ MB of stdout while the child also writes stderr", function()
+    local r = assert(proc.run({"/bin/sh", "-c",
+      "head -c 3000000 /dev/zero >&2; head -c 150000000 /dev/zero; head -c 3000000 /dev/zero >&2"},
+      {timeout = 60}))
+    assert.is_false(r.timed_out)
+    assert.are.equal(0, r.rc)
+    assert.are.equal(150000000, #r.stdout)
+    assert.are.equal(6000000, #r.stderr)
+  end)
+
+  it("streams stdout to output_file instead of capturing it", function()
+    local name = tmpfile()
+    local f = assert(io.open(name, "w"))
+    f:write("old content that must be truncated\n")
+    f:close()
+    local r = assert(proc.run({"/bin/sh", "-c", "echo to-file; echo to-stderr >&2"},
+                              {output_file = name}))
+    f = assert(io.open(name))
+    local content = f:read("a")
+    f:close()
+    os.remove(name)
+    assert.are.equal(0, r.rc)
+    assert.are.equal("", r.stdout)
+    assert.are.equal("to-stderr\n", r.stderr)
+    assert.are.equal("to-file\n", content)
+  end)
+
+  it("fails (nil, message, errno) when output_file cannot be opened", function()
+    local r, msg, err = proc.run({"/bin/echo"}, {output_file = "/nonexistent-dir/x"})
+    assert.is_nil(r)
+    assert.matches("output_file", msg, 1, true)
+    assert.are.equal("number", type(err))
+  end)
+
+  it("adds, overrides and removes environment variables", function()
+    local r = assert(proc.run({"/bin/sh", "-c", 'echo "$STS_A|$STS_B|${HOME-unset}"'},
+                              {env = {STS_A = "one two", STS_B = 2, HOME = false}}))
+    assert.are.equal("one two|2|unset\n", r.stdout)
+  end)
+
+  it("looks the program up in the PATH given in env", function()
+    local r = assert(proc.run({"sh", "-c", "echo ok"}, {env = {PATH = "/nonexistent"}}))
+    assert.are.equal(127, r.rc)
+    r = assert(proc.run({"sh", "-c", "echo ok"}, {env = {PATH = "/bin:/usr/bin"}}))
+    assert.are.equal("ok\n", r.stdout)
+  end)
+
+  it("runs the child in cwd", function()
+    local r = assert(proc.run({"/bin/pwd"}, {cwd = "/"}))
+    assert.are.equal("/\n", r.stdout)
+    local r2, msg = proc.run({"/bin/pwd"}, {cwd = "/nonexistent-dir-sts"})
+    assert.is_nil(r2)
+    assert.matches("cwd", msg, 1, true)
+  end)
+
+  it("rejects bad arguments, naming the bad field", function()
+    assert.has_error(function() proc.run({"echo"}, {stdn = "x"}) end,
+                     "bad option to 'run' (unknown field 'stdn')")
+    assert.error_matches(function() proc.run({"echo"}, {timeout = 0}) end, "timeout")
+    assert.error_matches(function() proc.run({"echo"}, {timeout = "5"}) end, "timeout")
+    assert.error_matches(function() proc.run({"echo"}, {stdin = 5}) end, "stdin")
+    assert.error_matches(function() proc.run({"echo"}, {env = {A = true}}) end, "env")
+    assert.error_matches(function() proc.run({"echo"}, {env = {["A=B"] = "x"}}) end, "env")
+    assert.error_matches(function() proc.run({"echo", 5}) end, "argv%[2%]")
+    assert.error_matches(function() proc.run({}) end, "argv")
+    assert.error_matches(function() proc.run("echo") end, "table expected")
+  end)
+
+  it("leaves no zombie behind", function()
+    for _ = 1, 5 do assert(proc.run({"/bin/true"}, {timeout = 5})) end
+    assert(proc.run({"sleep", "5"}, {timeout = 0.1}))
+    local f = io.open("/proc/self/task/" .. (io.open("/proc/self/stat"):read("n")) .. "/children")
+    if f then
+      local children = f:read("a")
+      f:close()
+      assert.are.equal("", children)
+    else
+      -- no /proc children file: look for zombies of ours with ps
+      local r = assert(proc.run({"ps", "-o", "stat=", "--ppid", tostring(io.open("/proc/self/stat"):read("n"))}))
+      assert.is_nil(r.stdout:match("Z"))
+    end
+  end)
+end)
+
+describe("sts.core.proc.which", function()
+  it("finds programs in PATH and checks explicit paths", function()
+    assert.matches("/sh$", proc.which("sh"))
+    assert.are.equal("/bin/sh", proc.which("/bin/sh"))
+    assert.is_nil(proc.which("no_such_program_sts_test"))
+    assert.is_nil(proc.which("/etc/passwd"))
+  end)
+end)
