@@ -1,0 +1,38 @@
+-- Host tier: sts.errors objects and kinds.
+local errors = require "sts.errors"
+
+describe("sts.errors", function()
+  it("raises objects with kind, message and errno that print as 'kind: message'", function()
+    local ok, err = pcall(errors.raise, "DeviceError", "remove x failed", 16)
+    assert.is_false(ok)
+    assert.are.equal("DeviceError", err.kind)
+    assert.are.equal("remove x failed", err.message)
+    assert.are.equal(16, err.errno)
+    assert.are.equal("DeviceError: remove x failed", tostring(err))
+  end)
+
+  it("matches a kind and every kind above it", function()
+    local err = errors.new("DeviceNotFoundError", "gone")
+    assert.is_true(errors.is(err, "DeviceNotFoundError"))
+    assert.is_true(errors.is(err, "DeviceError"))
+    assert.is_true(errors.is(err, "STSError"))
+    assert.is_false(errors.is(err, "ValueError"))
+    assert.is_false(errors.is("DeviceError: gone", "DeviceError"))
+    assert.is_false(errors.is({kind = "DeviceError"}, "DeviceError"))
+  end)
+
+  it("keeps extra fields without overriding the core ones", function()
+    local err = errors.new("CommandError", "boom", nil, {rc = 3, kind = "x"})
+    assert.are.equal(3, err.rc)
+    assert.are.equal("CommandError", err.kind)
+    assert.is_nil(err.errno)
+  end)
+
+  it("defines new kinds below existing ones and refuses unknown ones", function()
+    errors.define("SpecTestError", "DeviceError")
+    assert.is_true(errors.is(errors.new("SpecTestError", "m"), "DeviceError"))
+    assert.has_error(function() errors.new("NoSuchKind", "m") end)
+    assert.has_error(function() errors.define("Other", "NoSuchParent") end)
+    assert.is_true(errors.kinds().ValueError)
+  end)
+end)
