@@ -204,6 +204,14 @@ static int l_sleep_ms(lua_State *L) {
   return 0;
 }
 
+/* monotonic_ms() -> milliseconds of CLOCK_MONOTONIC, for deadlines */
+static int l_monotonic_ms(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushinteger(L, (lua_Integer)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+  return 1;
+}
+
 static const luaL_Reg funcs[] = {
   {"attach", l_attach},
   {"detach", l_detach},
@@ -211,6 +219,7 @@ static const luaL_Reg funcs[] = {
   {"size", l_size},
   {"sparse_file", l_sparse_file},
   {"sleep_ms", l_sleep_ms},
+  {"monotonic_ms", l_monotonic_ms},
   {NULL, NULL}
 };
 

@@ -435,6 +435,31 @@ local function typed_targets(rows)
   return list
 end
 
+local status_module
+local function status_parser()
+  status_module = status_module or require "sts.status"
+  return status_module
+end
+
+--- dm.parse_status(type, text) -> typed status of one target
+function dm.parse_status(target_type, text)
+  return status_parser().parse(target_type, text)
+end
+
+--- d:status_table{noflush=} -> one typed status per target (each with
+-- start and size)
+function methods.status_table(self, opts)
+  local f = self_fields(self)
+  opts = check_opts(opts, {noflush = "boolean"}, "status_table")
+  local list = {}
+  for i, r in ipairs(live_rows(f, true, opts.noflush)) do
+    local st = status_parser().parse(r.type, r.args)
+    st.start, st.size = r.start, r.size
+    list[i] = st
+  end
+  return list
+end
+
 --- d:targets() -> the live table as typed target objects
 function methods.targets(self)
   return typed_targets(live_rows(self_fields(self), false))
