@@ -1,0 +1,457 @@
+--- Parsers of the metadata tools' output into typed Lua tables.
+-- Every parser takes either the text or a CommandResult (its stdout, or
+-- the file it streamed to with `output_file`). They read what the tools
+-- print, not how a given version words it: unknown lines, elements and
+-- attributes are skipped or kept as they are, never an error.
+
+local errors = require("sts.errors")
+local xml = require("sts.dmpd.xml")
+local command = require("sts.dmpd.command")
+
+local parse = {}
+
+local function read_file(path)
+  local f, msg = io.open(path, "rb")
+  if not f then errors.raise("DmpdError", "cannot read the tool's output: " .. msg) end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+-- the text a parser works on
+local function text_of(input, who)
+  if type(input) == "string" then return input end
+  if type(input) == "table" and type(input.stdout) == "string" then
+    if input.output_file and input.stdout == "" then return read_file(input.output_file) end
+    return input.stdout
+  end
+  errors.raise("ValueError", ("%s: expected the tool's output (a string or a CommandResult), got %s")
+               :format(who, type(input)))
+end
+
+-- an attribute value as an integer when it is one, else the string
+local function typed(v)
+  if v:match("^%-?%d+$") then
+    local n = math.tointeger(tonumber(v))
+    if n then return n end
+  end
+  return v
+end
+
+local function typed_attrs(attrs, strings)
+  local t = {}
+  for k, v in pairs(attrs) do
+    if strings and strings[k] then t[k] = v else t[k] = typed(v) end
+  end
+  return t
+end
+
+local function int_attr(attrs, name, element)
+  local v = attrs[name]
+  local n = v and v:match("^%d+$") and math.tointeger(tonumber(v))
+  if not n then
+    errors.raise("DmpdError", ("<%s>: attribute '%s' missing or not a number (%s)")
+                 :format(element, name, tostring(v)))
+  end
+  return n
+end
+
+local function bool_attr(attrs, name, element)
+  local v = attrs[name]
+  if v == "true" or v == "1" then return true end
+  if v == "false" or v == "0" then return false end
+  errors.raise("DmpdError", ("<%s>: attribute '%s' is not a boolean (%s)")
+               :format(element, name, tostring(v)))
+end
+
+local function need_superblock(sb, who)
+  if not sb then errors.raise("DmpdError", who .. ": no <superblock> element in the output") end
+  return sb
+end
+
+-- the superblock's attributes; uuid (and any non-number) stays a string
+local SB_STRINGS = {uuid = true, policy = true}
+
+------------------------------------------------------------------------
+-- check
+
+--- Parses thin_check/cache_check/era_check output.
+-- Returns {transaction_id=, metadata_free_blocks=, ... (every KEY=value
+-- line, key lower-cased, numbers as integers), stages = {"examining
+-- superblock", ...}, messages = {other lines, trimmed}} plus `succeeded`
+-- when given a CommandResult. Both stdout and stderr are read, since
+-- versions differ in which stream gets what.
+function parse.check(input)
+  local text, info
+  if type(input) == "table" and type(input.stdout) == "string" then
+    text = input.stdout .. "\n" .. (input.stderr or "")
+    info = {succeeded = input.succeeded}
+  else
+    text = text_of(input, "parse_check")
+    info = {}
+  end
+  info.stages, info.messages = {}, {}
+  for line in text:gmatch("[^\n]+") do
+    local key, value = line:match("^%s*([%a_][%w_]*)=(%S*)%s*$")
+    if key then
+      info[key:lower()] = typed(value)
+    elseif line:match("^%s*$") then  -- luacheck: ignore 542
+      -- blank
+    elseif line:match("^%a") and (line:match("^examining ") or line:match("^checking ")) then
+      info.stages[#info.stages + 1] = line:gsub("%s+$", "")
+    else
+      info.messages[#info.messages + 1] = line:match("^%s*(.-)%s*$")
+    end
+  end
+  return info
+end
+
+------------------------------------------------------------------------
+-- thin_ls
+
+local THIN_LS_DEFAULT = {"DEV", "MAPPED", "CREATE_TIME", "SNAP_TIME"}
+-- fields printed as human-readable sizes
+local HUMAN_FIELDS = {MAPPED = true, EXCLUSIVE = true, SHARED = true}
+
+local BINARY_UNITS = {B = 1, KiB = 2^10, MiB = 2^20, GiB = 2^30, TiB = 2^40, PiB = 2^50, EiB = 2^60,
+                      KB = 1e3, MB = 1e6, GB = 1e9, TB = 1e12, PB = 1e15, EB = 1e18}
+
+-- "7040KiB" -> 7208960; a size the tool rounded stays rounded
+local function human_bytes(s)
+  local num, unit = s:match("^(%d+%.?%d*)(%a*)$")
+  if not num then return nil end
+  local factor = unit == "" and 1 or BINARY_UNITS[unit]
+  if not factor then return nil end
+  return math.tointeger(math.floor(tonumber(num) * factor + 0.5))
+end
+
+local function field_list(spec)
+  local list = {}
+  for f in spec:gmatch("[^,%s]+") do list[#list + 1] = f:upper() end
+  return list
+end
+
+-- the -o/--format list a CommandResult was run with
+local function fields_from_argv(argv)
+  for i, w in ipairs(argv or {}) do
+    local v = w:match("^%-%-format=(.*)$")
+    if v then return field_list(v) end
+    if (w == "-o" or w == "--format") and argv[i + 1] then return field_list(argv[i + 1]) end
+  end
+  return nil
+end
+
+local function is_header(words)
+  for _, w in ipairs(words) do
+    if not w:match("^[%u][%u_]*$") then return false end
+  end
+  return #words > 0
+end
+
+--- Parses thin_ls output into a list of rows, one per device.
+-- Row keys are the field names lower-cased (`dev`, `mapped_blocks`, ...);
+-- counts are integers; MAPPED/EXCLUSIVE/SHARED (printed human-readable)
+-- become bytes as integers. The field list comes from the header line when
+-- there is one, else from `fields` (a list or "A,B" string), else from the
+-- -o/--format of the CommandResult, else thin_ls's default columns.
+function parse.thin_ls(input, fields)
+  local text = text_of(input, "parse_thin_ls")
+  if type(fields) == "string" then
+    fields = field_list(fields)
+  elseif fields ~= nil and type(fields) ~= "table" then
+    errors.raise("ValueError", "parse_thin_ls: fields must be a list or a string, got " .. type(fields))
+  end
+  local lines = {}
+  for line in text:gmatch("[^\n]+") do
+    if line:match("%S") then lines[#lines + 1] = line end
+  end
+  local rows, first = {}, 1
+  local names
+  if lines[1] then
+    local words = {}
+    for w in lines[1]:gmatch("%S+") do words[#words + 1] = w end
+    if is_header(words) then
+      names, first = words, 2
+    end
+  end
+  if not names then
+    names = fields
+      or (type(input) == "table" and fields_from_argv(input.argv))
+      or THIN_LS_DEFAULT
+  end
+  for i = first, #lines do
+    local words = {}
+    for w in lines[i]:gmatch("%S+") do words[#words + 1] = w end
+    if #words ~= #names then
+      errors.raise("DmpdError", ("parse_thin_ls: line %d has %d columns, expected %d (%s)")
+                   :format(i, #words, #names, table.concat(names, ",")))
+    end
+    local row = {}
+    for j, name in ipairs(names) do
+      local w = words[j]
+      local v
+      if HUMAN_FIELDS[name] then v = human_bytes(w) end
+      if v == nil then v = typed(w) end
+      row[name:lower()] = v
+    end
+    rows[#rows + 1] = row
+  end
+  return rows
+end
+
+------------------------------------------------------------------------
+-- thin_dump
+
+--- Parses thin_dump XML.
+-- Returns {uuid=, time=, transaction=, flags=, version=, data_block_size=,
+-- nr_data_blocks=, devices = {{dev_id=, mapped_blocks=, transaction=,
+-- creation_time=, snap_time=, mappings = {{origin=, data=, length=,
+-- time=}, ...}}, ...}}. Single mappings have length 1. Shared-subtree
+-- <def>/<ref> elements (newer tools) are expanded in place.
+function parse.thin_dump(input)
+  local text = text_of(input, "parse_thin_dump")
+  local sb, device, def
+  local defs = {}
+  local function target()
+    return def or device
+  end
+  xml.each(text, function(name, a)
+    if name == "superblock" then
+      sb = typed_attrs(a, SB_STRINGS)
+      sb.devices = {}
+    elseif name == "device" then
+      need_superblock(sb, "parse_thin_dump")
+      device = typed_attrs(a)
+      device.dev_id = int_attr(a, "dev_id", name)
+      device.mappings = {}
+      sb.devices[#sb.devices + 1] = device
+    elseif name == "def" then
+      def = {}
+      defs[a.name or ""] = def
+    elseif name == "range_mapping" or name == "single_mapping" then
+      local t = target()
+      if not t then errors.raise("DmpdError", "parse_thin_dump: <" .. name .. "> outside a device") end
+      local m
+      if name == "range_mapping" then
+        m = {origin = int_attr(a, "origin_begin", name), data = int_attr(a, "data_begin", name),
+             length = int_attr(a, "length", name), time = int_attr(a, "time", name)}
+      else
+        m = {origin = int_attr(a, "origin_block", name), data = int_attr(a, "data_block", name),
+             length = 1, time = int_attr(a, "time", name)}
+      end
+      local list = def or device.mappings
+      list[#list + 1] = m
+    elseif name == "ref" then
+      local shared = defs[a.name or ""]
+      if not shared then
+        errors.raise("DmpdError", "parse_thin_dump: <ref> to unknown <def> '" .. tostring(a.name) .. "'")
+      end
+      local list = def or (device and device.mappings)
+      if not list then errors.raise("DmpdError", "parse_thin_dump: <ref> outside a device") end
+      for _, m in ipairs(shared) do
+        list[#list + 1] = {origin = m.origin, data = m.data, length = m.length, time = m.time}
+      end
+    end
+  end, function(name)
+    if name == "device" then device = nil
+    elseif name == "def" then def = nil end
+  end)
+  return need_superblock(sb, "parse_thin_dump")
+end
+
+------------------------------------------------------------------------
+-- cache_dump
+
+--- Parses cache_dump XML.
+-- Returns {uuid=, block_size=, nr_cache_blocks=, policy=, hint_width=,
+-- mappings = {{cache_block=, origin_block=, dirty=bool}, ...},
+-- hints = {{cache_block=, data="base64"}, ...},
+-- discards = {{dbegin=, dend=}, ...}} (the lists may be empty).
+function parse.cache_dump(input)
+  local text = text_of(input, "parse_cache_dump")
+  local sb
+  xml.each(text, function(name, a)
+    if name == "superblock" then
+      sb = typed_attrs(a, SB_STRINGS)
+      sb.mappings, sb.hints, sb.discards = {}, {}, {}
+    elseif name == "mapping" then
+      need_superblock(sb, "parse_cache_dump")
+      sb.mappings[#sb.mappings + 1] = {cache_block = int_attr(a, "cache_block", name),
+                                       origin_block = int_attr(a, "origin_block", name),
+                                       dirty = bool_attr(a, "dirty", name)}
+    elseif name == "hint" then
+      need_superblock(sb, "parse_cache_dump")
+      sb.hints[#sb.hints + 1] = {cache_block = int_attr(a, "cache_block", name), data = a.data or ""}
+    elseif name == "discard" then
+      need_superblock(sb, "parse_cache_dump")
+      sb.discards[#sb.discards + 1] = {dbegin = int_attr(a, "dbegin", name),
+                                       dend = int_attr(a, "dend", name)}
+    end
+  end)
+  return need_superblock(sb, "parse_cache_dump")
+end
+
+------------------------------------------------------------------------
+-- era_dump
+
+--- Parses era_dump XML (plain or --logical).
+-- Returns {uuid=, block_size=, nr_blocks=, current_era=,
+-- writesets = {{era=, nr_bits=, blocks = {set block numbers, ascending}}},
+-- era_array = {{block=, era=}, ...}}. Only non-default entries are listed:
+-- writeset bits that are set and era_array entries whose era is not 0, so
+-- a dump compares equal to the few lines that described it.
+function parse.era_dump(input)
+  local text = text_of(input, "parse_era_dump")
+  local sb, writeset
+  xml.each(text, function(name, a)
+    if name == "superblock" then
+      sb = typed_attrs(a, SB_STRINGS)
+      sb.writesets, sb.era_array = {}, {}
+    elseif name == "writeset" then
+      need_superblock(sb, "parse_era_dump")
+      writeset = {era = int_attr(a, "era", name), nr_bits = int_attr(a, "nr_bits", name), blocks = {}}
+      sb.writesets[#sb.writesets + 1] = writeset
+    elseif name == "bit" then
+      if not writeset then errors.raise("DmpdError", "parse_era_dump: <bit> outside a <writeset>") end
+      if bool_attr(a, "value", name) then
+        writeset.blocks[#writeset.blocks + 1] = int_attr(a, "block", name)
+      end
+    elseif name == "era" then
+      need_superblock(sb, "parse_era_dump")
+      local era = int_attr(a, "era", name)
+      if era ~= 0 then
+        sb.era_array[#sb.era_array + 1] = {block = int_attr(a, "block", name), era = era}
+      end
+    end
+  end, function(name)
+    if name == "writeset" then writeset = nil end
+  end)
+  return need_superblock(sb, "parse_era_dump")
+end
+
+------------------------------------------------------------------------
+-- thin_delta
+
+local DELTA_KINDS = {same = true, different = true, left_only = true, right_only = true}
+
+--- Parses thin_delta XML (plain or --verbose).
+-- Returns the superblock fields plus {left=, right=, ranges = {{type=
+-- "same"|"different"|"left_only"|"right_only", begin=, length=, and with
+-- --verbose data_begin= or left_data_begin=/right_data_begin=}, ...},
+-- blocks = {same=, different=, left_only=, right_only= (block counts)}}.
+function parse.thin_delta(input)
+  local text = text_of(input, "parse_thin_delta")
+  local sb, section
+  xml.each(text, function(name, a)
+    if name == "superblock" then
+      sb = typed_attrs(a, SB_STRINGS)
+      sb.ranges = {}
+      sb.blocks = {same = 0, different = 0, left_only = 0, right_only = 0}
+    elseif name == "diff" then
+      need_superblock(sb, "parse_thin_delta")
+      sb.left, sb.right = int_attr(a, "left", name), int_attr(a, "right", name)
+    elseif DELTA_KINDS[name] or (name == "range" and section) then
+      need_superblock(sb, "parse_thin_delta")
+      if name ~= "range" and a.begin == nil then
+        section = name  -- --verbose: the ranges follow inside
+        return
+      end
+      local r = typed_attrs(a)
+      r.type = name == "range" and section or name
+      r.begin, r.length = int_attr(a, "begin", name), int_attr(a, "length", name)
+      sb.ranges[#sb.ranges + 1] = r
+      sb.blocks[r.type] = sb.blocks[r.type] + r.length
+    end
+  end, function(name)
+    if name == section then section = nil end
+  end)
+  return need_superblock(sb, "parse_thin_delta")
+end
+
+------------------------------------------------------------------------
+-- era_invalidate, thin_rmap
+
+--- Parses era_invalidate XML: a list of {begin=, length=} block ranges
+-- (a single <block> is a range of length 1), in the order printed.
+function parse.era_invalidate(input)
+  local text = text_of(input, "parse_era_invalidate")
+  local ranges = {}
+  xml.each(text, function(name, a)
+    if name == "range" then
+      local b, e = int_attr(a, "begin", name), int_attr(a, "end", name)
+      ranges[#ranges + 1] = {begin = b, length = e - b}
+    elseif name == "block" then
+      ranges[#ranges + 1] = {begin = int_attr(a, "block", name), length = 1}
+    end
+  end)
+  return ranges
+end
+
+--- Parses thin_rmap output ("data 0..10 -> thin(1) 0..10" lines) into a
+-- list of {data_begin=, length=, dev_id=, origin_begin=}.
+function parse.thin_rmap(input)
+  local text = text_of(input, "parse_thin_rmap")
+  local rows = {}
+  for line in text:gmatch("[^\n]+") do
+    local db, de, dev, ob = line:match("^%s*data%s+(%d+)%.%.(%d+)%s*%->%s*thin%((%d+)%)%s+(%d+)%.%.%d+")
+    if db then
+      db, de = math.tointeger(tonumber(db)), math.tointeger(tonumber(de))
+      rows[#rows + 1] = {data_begin = db, length = de - db, dev_id = math.tointeger(tonumber(dev)),
+                         origin_begin = math.tointeger(tonumber(ob))}
+    end
+  end
+  return rows
+end
+
+------------------------------------------------------------------------
+-- metadata sizes
+
+-- sectors per unit; lower case letters are powers of 1024, upper case of
+-- 1000 (thin_metadata_size's convention), plus the spelled-out names
+local UNIT_BYTES = {
+  s = 512, sector = 512, sectors = 512,
+  b = 1, byte = 1, bytes = 1,
+  k = 2^10, m = 2^20, g = 2^30, t = 2^40, p = 2^50, e = 2^60,
+  K = 1e3, M = 1e6, G = 1e9, T = 1e12, P = 1e15, E = 1e18,
+  kibibytes = 2^10, mebibytes = 2^20, gibibytes = 2^30, tebibytes = 2^40,
+  pebibytes = 2^50, exbibytes = 2^60,
+  kilobytes = 1e3, megabytes = 1e6, gigabytes = 1e9, terabytes = 1e12,
+  petabytes = 1e15, exabytes = 1e18,
+}
+
+--- Parses thin_metadata_size/cache_metadata_size output into sectors.
+-- Understands "N sectors", "N<unit>" and a bare number (sectors); other
+-- units are converted, rounding up. Raises DmpdError when no size is found.
+function parse.metadata_size(input)
+  local text = text_of(input, "parse_metadata_size")
+  for line in text:gmatch("[^\n]+") do
+    local num, unit = line:match("(%d+%.?%d*)%s*(%a*)")
+    while num do
+      local bytes = unit == "" and 512 or UNIT_BYTES[unit]
+      if bytes then
+        local sectors = tonumber(num) * bytes / 512
+        return math.tointeger(math.ceil(sectors))
+      end
+      -- a number followed by something that is not a unit: keep looking
+      local rest = line:match("%d+%.?%d*%s*%a*(.*)")
+      line = rest or ""
+      num, unit = line:match("(%d+%.?%d*)%s*(%a*)")
+    end
+  end
+  errors.raise("DmpdError", "parse_metadata_size: no size in the output: " .. text:sub(1, 200))
+end
+
+--- Parses `--version` output: returns the version string ("0.9.0") and its
+-- numeric parts (major, minor, patch), or nil when there is none.
+function parse.version(input)
+  local text = text_of(input, "parse_version")
+  local v = text:match("(%d+%.%d+%.%d+)") or text:match("(%d+%.%d+)")
+  if not v then return nil end
+  local major, minor, patch = v:match("^(%d+)%.(%d+)%.?(%d*)$")
+  return v, math.tointeger(tonumber(major)), math.tointeger(tonumber(minor)),
+         math.tointeger(tonumber(patch ~= "" and patch or "0"))
+end
+
+parse.is_result = command.is_result
+
+return parse
