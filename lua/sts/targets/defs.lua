@@ -5,6 +5,7 @@
 -- fields one after another, its own build(p, out) and parse(r).
 -- normalize(p, cx), when present, fills defaults that depend on other
 -- fields and checks what spans several fields; it runs for both forms.
+-- doc is the kernel's argument syntax, for the reader.
 -- Constructor-argument syntax follows the kernel's
 -- Documentation/admin-guide/device-mapper/*.rst and drivers/md/dm-*.c.
 -- Internal to sts.targets.

@@ -12,8 +12,6 @@ local errors = require "sts.errors"
 
 local M = {}
 
-local MAXINT = math.maxinteger
-
 local function raise(fmt, ...)
   errors.raise("ValueError", string.format(fmt, ...))
 end
@@ -153,12 +151,6 @@ M.uint = {
   emit = emit_int,
 }
 
-M.int = {
-  check = function(value, cx, path) return check_integer(value, cx, path) end,
-  read = function(r, path) return r:int(path) end,
-  emit = emit_int,
-}
-
 M.word = {
   check = function(value, cx, path)
     if type(value) ~= "string" then bad(cx, path, "must be a string, got %s", type(value)) end
@@ -212,7 +204,6 @@ local function check_atom(value, cx, path)
   if tv == "table" or tv == "userdata" then return M.device.check(value, cx, path) end
   bad(cx, path, "must be an integer, a word or a device, got %s", tv)
 end
-M.check_atom = check_atom
 
 local function emit_atom(value, out)
   if math.type(value) == "integer" then emit_int(value, out) else out[#out + 1] = value end
@@ -228,7 +219,6 @@ local function check_sequence(value, cx, path)
   end
   return n
 end
-M.check_sequence = check_sequence
 
 --- A counted list of atoms: "<n> a1 .. an" (policy args, selector args).
 -- opts.even: the count must be even (key/value pairs); a map is then
@@ -329,7 +319,7 @@ function M.features(spec)
     local out = {name}
     for i = 2, n do
       local v = check_atom(item[i], cx, path .. "[" .. i .. "]")
-      if spec.colon and type(v) == "string" and spec.colon == "all" and v:find(":", 1, true) then
+      if spec.colon == "all" and type(v) == "string" and v:find(":", 1, true) then
         bad(cx, path .. "[" .. i .. "]", "cannot contain ':' in a colon-joined feature, got %s", show(v))
       end
       out[i] = v
@@ -470,7 +460,6 @@ local function copy(value)
   for k, v in pairs(value) do out[k] = copy(v) end
   return out
 end
-M.copy = copy
 
 --- Checks the table t against a list of field specs
 -- ({name=, kind=, default=, optional=}), and returns a new table of the
@@ -479,10 +468,9 @@ M.copy = copy
 -- cx.where and the field.
 function M.check_record(t, fields, cx, prefix)
   prefix = prefix or ""
-  local here = prefix == "" and "" or prefix
   if type(t) ~= "table" then
     raise("%s: %s must be a table of fields, got %s", cx.where,
-      here == "" and "the argument" or "field '" .. here .. "'", type(t))
+      prefix == "" and "the argument" or "field '" .. prefix .. "'", type(t))
   end
   local dot = prefix == "" and "" or prefix .. "."
   local known = {}
@@ -493,7 +481,7 @@ function M.check_record(t, fields, cx, prefix)
         raise("%s: unknown field '%s%s'", cx.where, dot, k)
       end
       raise("%s: unexpected %s key %s in %s (fields are named)", cx.where, type(k), show(k),
-        here == "" and "the field table" or "field '" .. here .. "'")
+        prefix == "" and "the field table" or "field '" .. prefix .. "'")
     end
   end
   local out = {}
@@ -547,13 +535,6 @@ function Reader:uint(what)
   return self:as_uint(self:word(what), what)
 end
 
-function Reader:int(what)
-  local w = self:word(what)
-  local n = w:match("^[-+]?%d+$") and math.tointeger(tonumber(w))
-  if not n then self:fail(string.format("%s must be an integer, got %s", what, show(w))) end
-  return n
-end
-
 --- Takes the next n words, which a count in the args announced.
 function Reader:take(n, what)
   local left = self:left()
@@ -579,5 +560,4 @@ function Reader:finish()
 end
 
 M.int_word = int_word
-M.MAXINT = MAXINT
 return M

@@ -35,12 +35,14 @@ local function check_sector(value, where, what)
     raise("%s: %s must be an integer number of sectors, got %s", where, what, type(value))
   end
   local n = K.as_integer(value)
-  if n == nil then
-    if value ~= value or value % 1 ~= 0 then
-      raise("%s: %s must be an integer number of sectors, got %s", where, what, show(value))
+  if n == nil then -- a float that is not an integer in range
+    if value == value and value >= 2^63 then
+      local shown = value < 1e20 and string.format("%.0f", value) or string.format("%g", value)
+      raise("%s: %s %s is too large (sectors must be below 2^63)", where, what, shown)
+    elseif value == value and value <= -1 then
+      raise("%s: %s must not be negative, got %g", where, what, value)
     end
-    local shown = value < 1e20 and string.format("%.0f", value) or string.format("%g", value)
-    raise("%s: %s %s is too large (sectors must be below 2^63)", where, what, shown)
+    raise("%s: %s must be an integer number of sectors, got %s", where, what, show(value))
   end
   if n < 0 then raise("%s: %s must not be negative, got %d", where, what, n) end
   return n
