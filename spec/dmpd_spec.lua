@@ -98,6 +98,8 @@ describe("sts.dmpd tools", function()
       end
     end
     raises_value_error(function() dmpd.get_help("no such tool") end)
+    raises_value_error(function() dmpd.ThinCheck.run("/x") end, "tool:run")
+    raises_value_error(function() dmpd.ThinCheck.version() end, "tool:version")
   end)
 
   it("runs every installed tool through its object and its function", function()

@@ -632,7 +632,7 @@ static int proc_run(lua_State *L) {
 
   /* resolve the program as the child will see it (its cwd, its PATH) */
   if (o.cwd != NULL) {
-    run->cwdfd = open(o.cwd, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    run->cwdfd = open(o.cwd, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (run->cwdfd < 0) {
       e = errno;
       return failed(L, run, e, lua_pushfstring(L, "cwd '%s'", o.cwd));

@@ -122,6 +122,12 @@ function Tool.__tostring(t)
   return "dmpd." .. t.class .. " (" .. t.name .. ")"
 end
 
+local function check_self(self, method)
+  if getmetatable(self) ~= Tool then
+    errors.raise("ValueError", ("%s is a method: call it as tool:%s(...)"):format(method, method))
+  end
+end
+
 -- run(dev, opts) and run(opts) are both accepted
 local function split_args(dev, opts)
   if type(dev) == "table" and opts == nil and not command.is_result(dev) then
@@ -133,6 +139,7 @@ end
 --- Runs the tool: `tool:run(device_or_file, opts)` or `tool:run(opts)`.
 -- Returns a CommandResult; raises ValueError only for bad options.
 function Tool:run(device_or_file, opts)
+  check_self(self, "run")
   device_or_file, opts = split_args(device_or_file, opts)
   local argv = {dmpd.tool_path(self.name)}
   for _, w in ipairs(command.options_to_argv(opts)) do argv[#argv + 1] = w end
@@ -143,11 +150,13 @@ end
 
 --- `tool --help` as a CommandResult.
 function Tool:help()
+  check_self(self, "help")
   return command.run({dmpd.tool_path(self.name), "--help"})
 end
 
 --- `tool --version` as a CommandResult (see dmpd.parse_version).
 function Tool:version()
+  check_self(self, "version")
   return command.run({dmpd.tool_path(self.name), "--version"})
 end
 
