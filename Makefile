@@ -95,3 +95,21 @@ uninstall:
 
 clean:
 	rm -rf build build-asan
+
+# ---- sandbox ----
+# The VM sandbox (scripts/sts-vm) keeps its kernel and initramfs in .vm/,
+# which `make clean` leaves alone.
+.PHONY: check-host-kernel vm-prepare vm-clean
+
+# both tiers on this machine, the kernel tier against its own device-mapper
+check-host-kernel: all
+	@if [ "$$(id -u)" -ne 0 ] || ! { grep -qw device-mapper /proc/misc || \
+	    { modprobe -q dm-mod 2>/dev/null && grep -qw device-mapper /proc/misc; }; }; then \
+	  echo "check-host-kernel: needs root and a kernel with device-mapper (else: make check)" >&2; exit 1; fi
+	@STS_KERNEL_ON_HOST=1 scripts/run-checks
+
+vm-prepare:
+	@scripts/sts-vm prepare
+
+vm-clean:
+	@scripts/sts-vm clean
