@@ -72,4 +72,23 @@ describe("the sandbox kernel #kernel", function()
     end
     assert.is_not_nil(dm.version().driver)
   end)
+
+  it("carries the tools kernel tests use, with their libraries", function()
+    kernel.need_dm()
+    if os.getenv("STS_IN_VM") ~= "1" then pending("only checked inside scripts/sts-vm") end
+    local proc = require("sts.core").proc
+    local loop = require "sts.loop"
+    -- each must start (a missing shared library gives 127) and know itself
+    for _, argv in ipairs{{"thin_check", "-V"}, {"cache_check", "-V"}, {"era_check", "-V"},
+        {"mkfs.ext4", "-V"}, {"e2fsck", "-V"}} do
+      local r = assert(proc.run(argv, {timeout = 60}))
+      assert.are.equal(0, r.rc, table.concat(argv, " ") .. ": " .. r.stderr)
+    end
+    local lo = loop.create{size_mb = 8}
+    finally(function() lo:remove() end)
+    local r = assert(proc.run({"mkfs.ext4", "-q", "-F", lo.path}, {timeout = 120}))
+    assert.are.equal(0, r.rc, r.stderr)
+    r = assert(proc.run({"e2fsck", "-fn", lo.path}, {timeout = 120}))
+    assert.are.equal(0, r.rc, r.stdout .. r.stderr)
+  end)
 end)
