@@ -7,16 +7,19 @@ local M = {}
 local function reason_unavailable()
   local ok, core = pcall(require, "sts.core")
   if not ok then return "sts.core not loadable: " .. tostring(core) end
-  local f = io.open("/dev/mapper/control", "r")
-  if not f then return "no device-mapper on this kernel (/dev/mapper/control missing)" end
-  f:close()
+  local ok_dm, why = core.dm.available()
+  if not ok_dm then return why end
   return nil
 end
 
---- Call first thing in a kernel test: marks it pending when there is no dm.
-function M.need_dm()
+--- Call first thing in a kernel test, passing the test's own `pending`
+-- (busted gives it to the test's environment only, not to modules):
+--   it("... #kernel", function() kernel.need_dm(pending) ... end)
+-- Marks the test pending when there is no usable device-mapper.
+function M.need_dm(pending_fn)
+  assert(type(pending_fn) == "function", "need_dm: pass the test's `pending`")
   local why = reason_unavailable()
-  if why then pending(why) end
+  if why then pending_fn(why) end
 end
 
 return M
