@@ -113,3 +113,51 @@ vm-prepare:
 
 vm-clean:
 	@scripts/sts-vm clean
+
+# ---- hardening ----
+# make valgrind   memcheck (full leak check, --error-exitcode) over the host
+#                 specs that drive the C core, on the plain build; the 150 MB
+#                 pipe-drain test is left out (it takes minutes under memcheck)
+# make fuzz       each libFuzzer harness in fuzz/ for FUZZ_SECONDS seconds,
+#                 from fuzz/corpus + fuzz/regression; crashes land in
+#                 build-fuzz/crash-TARGET-*, new inputs in build-fuzz/work/
+# make soak       the kernel-tier resource spec with 10,000 create/remove
+#                 cycles (make check runs 1,000), under ASan in the sandbox
+.PHONY: valgrind fuzz fuzz-build soak
+VALGRIND_SPECS ?= spec/proc_spec.lua spec/dm_spec.lua spec/errors_spec.lua \
+                  spec/targets_spec.lua spec/status_spec.lua spec/dmpd_spec.lua \
+                  spec/badinput_spec.lua spec/fuzz_regression_spec.lua
+valgrind: all
+	valgrind -q --error-exitcode=99 --leak-check=full \
+	  --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+	  $(STSLUA) /usr/bin/busted -o plainTerminal --exclude-tags=kernel \
+	  --filter-out='drains 100%+ MB' $(VALGRIND_SPECS)
+
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := parse_table status dmpd_argv xml dmpd_text
+FUZZ_DIR     := build-fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/fuzz-%,$(FUZZ_TARGETS))
+FUZZ_CORE    := $(patsubst src/%.c,$(FUZZ_DIR)/obj/%.o,$(CORE_SRCS)) $(FUZZ_DIR)/obj/embedded.o
+
+fuzz-build:
+	$(MAKE) BUILD=$(FUZZ_DIR) CC=clang CFLAGS="-O1 -g" SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" all
+	$(MAKE) $(FUZZ_BINS)
+
+$(FUZZ_DIR)/fuzz-%: fuzz/harness.c $(FUZZ_CORE)
+	clang -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer $(WARN) -DSTS_FUZZ_TARGET='"$*"' \
+	  $(shell $(PKG_CONFIG) --cflags $(LUA_PC)) -Isrc -o $@ $< $(FUZZ_CORE) \
+	  $(LUA_LIBS) $(DM_LIBS) -lm -ldl
+
+fuzz: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_DIR)/work/$$t; echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+	  $(FUZZ_DIR)/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -max_len=4096 \
+	    -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/crash-$$t- \
+	    $(FUZZ_DIR)/work/$$t fuzz/corpus/$$t fuzz/regression/$$t 2>&1 | \
+	    grep -v -E '^#[0-9]+\s+(NEW|REDUCE|pulse)' || exit 1; \
+	done
+
+soak: asan
+	scripts/sts-vm --build build-asan --timeout 3600 --env STS_SOAK_CYCLES=10000 \
+	  spec -- --tags=kernel spec/resources_spec.lua

@@ -193,6 +193,9 @@ function DmDevice.new(spec)
       return DmDevice.new(spec.name)
     elseif spec.path then
       local path = spec.path
+      if type(path) ~= "string" then
+        value_error("DmDevice: path must be a string, got %s", type(path))
+      end
       local kname = path:match("^/dev/(dm%-%d+)$")
       dm_name = kname and dm_name_of_kernel_name(kname) or path:match("^/dev/mapper/(.+)$")
       if not dm_name then value_error("DmDevice: %q is not a device-mapper path", path) end

@@ -34,8 +34,11 @@ function loop.create(opts)
   end
   local bytes
   if opts.size_mb ~= nil then
-    if math.type(opts.size_mb) ~= "integer" or opts.size_mb <= 0 then
-      value_error("loop.create: size_mb must be a positive integer")
+    -- bounded so that the size in bytes cannot overflow
+    if math.type(opts.size_mb) ~= "integer" or opts.size_mb <= 0
+        or opts.size_mb > math.maxinteger // (1024 * 1024) then
+      value_error("loop.create: size_mb must be a positive integer (at most %d)",
+                  math.maxinteger // (1024 * 1024))
     end
     bytes = opts.size_mb * 1024 * 1024
   elseif opts.size ~= nil then
@@ -44,6 +47,12 @@ function loop.create(opts)
     end
     bytes = opts.size
   end
+  if opts.read_only ~= nil and type(opts.read_only) ~= "boolean" then
+    value_error("loop.create: read_only must be a boolean, got %s", type(opts.read_only))
+  end
+  if opts.dir ~= nil and (type(opts.dir) ~= "string" or opts.dir == "") then
+    value_error("loop.create: dir must be a non-empty directory path")
+  end
   local file, made = opts.file, false
   if file == nil then
     if not bytes then value_error("loop.create: give size_mb, size or file") end
@@ -51,8 +60,8 @@ function loop.create(opts)
     local path, msg, err = cloop.sparse_file(dir .. "/sts-loop-XXXXXX", bytes)
     if not path then errors.raise("DeviceError", msg, err) end
     file, made = path, true
-  elseif type(file) ~= "string" then
-    value_error("loop.create: file must be a path string")
+  elseif type(file) ~= "string" or file == "" or file:find("\0", 1, true) then
+    value_error("loop.create: file must be a non-empty path string without NUL bytes")
   elseif bytes then
     value_error("loop.create: give either file or a size, not both")
   end

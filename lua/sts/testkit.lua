@@ -119,7 +119,8 @@ local function backing_of(backing, what)
   end
   local ok, dev = pcall(function() return backing.dev end)
   if ok and dev ~= nil then backing = dev end
-  local path = backing.path
+  local ok_path, path = pcall(function() return backing.path end)
+  if not ok_path then path = nil end
   if type(path) ~= "string" then value_error("%s: backing must be a loop, a DmDevice or a path", what) end
   local bytes = backing.size or core.loop.size(path)
   return path, bytes // 512
