@@ -648,6 +648,120 @@ describe("sts.status", function()
     end)
   end)
 
+  describe("status lines recorded from a 6.1 kernel", function()
+    -- spec/fixtures/status/kernel-6.1.txt: real `dmsetup status`-style lines
+    -- of devices built in the sandbox (loop devices as 7:N), including a
+    -- pool that ran out of data space, a pool and a cache whose metadata
+    -- device was swapped for an error target, a PO snapshot written past
+    -- its store, a resyncing and a degraded raid1, failed multipath paths.
+    local by_name
+
+    setup(function()
+      by_name = {}
+      for _, st in ipairs(status.parse_lines(read_fixture("kernel-6.1.txt"))) do
+        assert.is_nil(by_name[st.name], "two lines named " .. st.name)
+        by_name[st.name] = st
+      end
+    end)
+
+    it("thin-pool and thin", function()
+      assert.same({type = "thin-pool", name = "pool-fresh", start = 0, size = 262144, transaction_id = 0,
+        used_metadata_blocks = 418, total_metadata_blocks = 4096, used_data_blocks = 0, total_data_blocks = 2048,
+        mode = "rw", discard_mode = "discard_passdown", no_space_policy = "queue_if_no_space",
+        needs_check = false, metadata_low_watermark = 1024}, by_name["pool-fresh"])
+      assert.equal(30, by_name["pool-held"].held_root)
+      assert.same({64, 64, "out_of_data_space", "ignore_discard", "error_if_no_space"},
+        {by_name["pool-ood"].used_data_blocks, by_name["pool-ood"].total_data_blocks, by_name["pool-ood"].mode,
+         by_name["pool-ood"].discard_mode, by_name["pool-ood"].no_space_policy})
+      assert.equal("no_discard_passdown", by_name["pool-nopass"].discard_mode)
+      assert.same({8192, 8191}, {by_name["thin-written"].mapped_sectors, by_name["thin-written"].highest_mapped_sector})
+      assert.equal(0, by_name["thin-empty"].mapped_sectors)
+      assert.is_nil(by_name["thin-empty"].highest_mapped_sector)
+      assert.is_true(by_name["pool-md-error"].fail)
+      assert.is_true(by_name["thin-md-error"].fail)
+    end)
+
+    it("cache and era", function()
+      local c = by_name["cache-smq"]
+      assert.same({8, 7, 2048, 128, 0, 256, 132, 512, "writeback", "smq", "rw", false},
+        {c.metadata_block_size, c.used_metadata_blocks, c.total_metadata_blocks, c.cache_block_size,
+         c.used_cache_blocks, c.total_cache_blocks, c.read_misses, c.write_misses, c.io_mode, c.policy,
+         c.mode, c.needs_check})
+      assert.same({migration_threshold = 2048}, c.core_args)
+      local md2 = by_name["cache-wt-md2"]
+      assert.same({"metadata2", "writethrough", "no_discard_passdown"}, md2.features)
+      assert.is_true(md2.metadata2)
+      assert.is_false(md2.discard_passdown)
+      assert.equal("writethrough", md2.io_mode)
+      assert.equal("cleaner", by_name["cache-cleaner"].policy)
+      assert.equal(0, by_name["cache-mq"].policy_args.random_threshold)
+      assert.is_true(by_name["cache-md-error"].error)
+      assert.same({type = "era", name = "era-held", start = 0, size = 131072, metadata_block_size = 8,
+        used_metadata_blocks = 15, total_metadata_blocks = 2048, current_era = 3, held_root = 26}, by_name["era-held"])
+      assert.is_nil(by_name["era-fresh"].held_root)
+    end)
+
+    it("snapshots", function()
+      assert.same({16, 2048, 16}, {by_name["snap-fresh"].allocated_sectors, by_name["snap-fresh"].total_sectors,
+        by_name["snap-fresh"].metadata_sectors})
+      assert.equal(144, by_name["snap-used"].allocated_sectors)
+      assert.is_true(by_name["snap-invalid"].invalid)
+      assert.is_true(by_name["snap-overflow"].overflow)
+      assert.equal("snapshot-origin", by_name["snap-origin"].type)
+    end)
+
+    it("raid1 and raid5 through creation, resync, freezing and a dead leg", function()
+      assert.same({"aa", 0, 65536, "resync"}, {by_name["raid1-md-resync"].health,
+        by_name["raid1-md-resync"].sync_current, by_name["raid1-md-resync"].sync_total,
+        by_name["raid1-md-resync"].sync_action})
+      assert.equal(0, by_name["raid1-md-resync"].sync_ratio)
+      assert.same({"AD", 1, 1.0}, {by_name["raid1-md-dead-leg"].health, by_name["raid1-md-dead-leg"].failed_devices,
+        by_name["raid1-md-dead-leg"].sync_ratio})
+      assert.same({"A", "-"}, by_name["raid1-missing"].health_chars)
+      assert.equal("frozen", by_name["raid1-frozen"].sync_action)
+      assert.same({"raid5_ls", 3, "-", 0, 0}, {by_name["raid5"].raid_type, by_name["raid5"].raid_disks,
+        by_name["raid5"].journal_char, by_name["raid5"].data_offset, by_name["raid5"].mismatch_count})
+      assert.same({type = "mirror", name = "mirror-core", start = 0, size = 65536, nr_mirrors = 2,
+        devices = {"7:25", "7:26"}, sync_regions = 0, total_regions = 64, sync_ratio = 0.0, health = "AA",
+        health_chars = {"A", "A"}, failed_devices = 0, log_args = {"core"}, log_type = "core"}, by_name["mirror-core"])
+      assert.same({"7:0", "7:1"}, by_name["striped"].devices)
+    end)
+
+    it("multipath failover, a disabled group and the selectors' path args", function()
+      local ok = by_name["mpath-ok"]
+      assert.same({1, true, 2, 1, 2, 0}, {ok.queue_io, ok.queueing, ok.nr_groups, ok.next_group, ok.active_paths,
+        ok.failed_paths})
+      local failed = by_name["mpath-failed"]
+      assert.same({2, 1, 1}, {failed.next_group, failed.failed_paths, failed.paths[1].fail_count})
+      assert.same({"F", "A"}, {failed.paths[1].state, failed.paths[2].state})
+      assert.is_true(failed.groups[2].current)
+      assert.is_true(by_name["mpath-disabled"].groups[1].disabled)
+      assert.same({"0", "1"}, by_name["mpath-st"].paths[1].selector_args)
+      assert.equal(2, by_name["mpath-st-allfailed"].failed_paths)
+      assert.same({"0"}, by_name["mpath-ql"].paths[2].selector_args)
+    end)
+
+    it("integrity, writecache, delay, log-writes and the empty ones", function()
+      assert.same({0, 129160, false}, {by_name.integrity.mismatches, by_name.integrity.provided_data_sectors,
+        by_name.integrity.recalculating})
+      local w = by_name.wcache
+      assert.same({false, 4080, 3568, 0, 512, 512, 1}, {w.error, w.total_blocks, w.free_blocks, w.writeback_blocks,
+        w.writes, w.writes_allocate, w.flushes})
+      assert.same({0, 0, 0}, {by_name.delay3.delayed_reads, by_name.delay3.delayed_writes,
+        by_name.delay3.delayed_flushes})
+      assert.same({0, 0, false}, {by_name.logw.logged_entries, by_name.logw.last_log_sector,
+        by_name.logw.logging_disabled})
+      for _, n in ipairs({"lin", "zero", "err", "flakey", "crypt"}) do
+        assert.same({"name", "size", "start", "type"}, (function()
+          local keys = {}
+          for k in pairs(by_name[n]) do keys[#keys + 1] = k end
+          table.sort(keys)
+          return keys
+        end)(), n)
+      end
+    end)
+  end)
+
   describe("recorded dmsetup status output", function()
     local by_name = {}
     local list
