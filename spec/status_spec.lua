@@ -836,3 +836,219 @@ describe("sts.status", function()
     end)
   end)
 end)
+
+-- Kernel tier: the parsers against status text the running kernel prints
+-- for devices built here. Each test builds its stack over sparse loop
+-- devices, reads d:status() and checks typed fields; everything is
+-- removed again after each test (newest first), whatever happened.
+describe("sts.status against the kernel #kernel", function()
+  local kernel = require "helpers.kernel"
+  local devs = require "helpers.devices"
+  local dm = require "sts.dm"
+  local proc = require("sts.core").proc
+
+  after_each(function()
+    devs.cleanup()
+  end)
+
+  teardown(function()
+    if not dm.available() then return end -- every test was pending
+    for name in pairs(devs.kernel_names()) do
+      assert.is_nil(name:match("^ststest%-"), "left behind: " .. name)
+    end
+  end)
+
+  local function create(tag, text)
+    local name = devs.name(tag)
+    return dm.create(name, text), "/dev/mapper/" .. name
+  end
+
+  -- The typed status of a one-target device, read through parse_lines.
+  local function typed(d)
+    local list = status.parse_lines(d:status())
+    assert.equal(1, #list)
+    return list[1]
+  end
+
+  -- Writes `count` blocks of 64 KiB at block `seek`, synced; returns the rc.
+  local function write_blocks(path, count, seek)
+    local r = assert(proc.run({"dd", "if=/dev/zero", "of=" .. path, "bs=64k", "count=" .. count,
+      "seek=" .. (seek or 0), "oflag=direct"}, {timeout = 60}))
+    return r.rc
+  end
+
+  local function message(d, text)
+    assert(d:message(0, text))
+  end
+
+  -- Re-reads the typed status (for at most 10 s) until pred(status) holds;
+  -- for changes the kernel makes in the background (a pool failing after
+  -- its commit, a resync finishing). Returns the last status read.
+  local function until_status(d, pred)
+    local st = typed(d)
+    for _ = 1, 100 do
+      if pred(st) then break end
+      proc.run({"sleep", "0.1"}, {timeout = 5})
+      st = typed(d)
+    end
+    return st
+  end
+
+  it("reads the empty and simple statuses", function()
+    kernel.need_dm(pending)
+    local a, b = devs.loop(16).path, devs.loop(16).path
+    assert.same({type = "linear", start = 0, size = 8192}, typed(create("st-lin", "0 8192 linear " .. a .. " 0")))
+    assert.same({type = "zero", start = 0, size = 8192}, typed(create("st-zero", "0 8192 zero")))
+    assert.same({type = "error", start = 0, size = 8192}, typed(create("st-err", "0 8192 error")))
+    assert.same({type = "flakey", start = 0, size = 8192}, typed(create("st-flakey", "0 8192 flakey " .. a .. " 0 5 1")))
+    assert.same({type = "delay", start = 0, size = 8192, delayed_reads = 0, delayed_writes = 0, delayed_flushes = 0},
+      typed(create("st-delay", "0 8192 delay " .. a .. " 0 0 " .. b .. " 0 50 " .. b .. " 0 10")))
+    local st = typed(create("st-striped", "0 16384 striped 2 128 " .. a .. " 0 " .. b .. " 0"))
+    assert.same({2, "AA", 0}, {st.nr_stripes, st.health, st.failed_devices})
+    assert.matches("^%d+:%d+$", st.devices[1])
+  end)
+
+  it("follows a thin pool from fresh to used, held root and out of data space", function()
+    kernel.need_dm(pending)
+    local meta, data = devs.loop(16).path, devs.loop(64).path
+    local pool, pool_path = create("st-pool", "0 131072 thin-pool " .. meta .. " " .. data .. " 128 0 0")
+    local st = typed(pool)
+    assert.same({0, 0, 1024, 4096, "rw", "discard_passdown", "queue_if_no_space", false},
+      {st.transaction_id, st.used_data_blocks, st.total_data_blocks, st.total_metadata_blocks, st.mode,
+       st.discard_mode, st.no_space_policy, st.needs_check})
+    assert.is_nil(st.held_root)
+    assert.equal("integer", math.type(st.metadata_low_watermark))
+
+    message(pool, "create_thin 0")
+    local thin, thin_path = create("st-thin", "0 409600 thin " .. pool_path .. " 0")
+    assert.same({type = "thin", start = 0, size = 409600, mapped_sectors = 0}, typed(thin))
+    assert.equal(0, write_blocks(thin_path, 16))
+    assert.same({2048, 2047}, {typed(thin).mapped_sectors, typed(thin).highest_mapped_sector})
+    assert.equal(16, typed(pool).used_data_blocks)
+
+    message(pool, "reserve_metadata_snap")
+    assert.equal("integer", math.type(typed(pool).held_root))
+    message(pool, "release_metadata_snap")
+    assert.is_nil(typed(pool).held_root)
+
+    -- a second pool of 64 data blocks that errors when it runs out
+    local meta2, data2 = devs.loop(16).path, devs.loop(4).path
+    local small, small_path = create("st-small", "0 8192 thin-pool " .. meta2 .. " " .. data2
+      .. " 128 0 1 error_if_no_space")
+    message(small, "create_thin 0")
+    local _, t2_path = create("st-thin2", "0 65536 thin " .. small_path .. " 0")
+    assert.are_not.equal(0, write_blocks(t2_path, 128))
+    st = typed(small)
+    assert.same({"out_of_data_space", "error_if_no_space", 64, 64},
+      {st.mode, st.no_space_policy, st.used_data_blocks, st.total_data_blocks})
+  end)
+
+  it("reports Fail for a pool and its thin whose metadata device fails", function()
+    kernel.need_dm(pending)
+    local meta, data = devs.loop(16).path, devs.loop(64).path
+    local md, md_path = create("st-pmeta", "0 32768 linear " .. meta .. " 0")
+    local pool, pool_path = create("st-fpool", "0 131072 thin-pool " .. md_path .. " " .. data .. " 128 0 0")
+    message(pool, "create_thin 0")
+    local thin, thin_path = create("st-fthin", "0 131072 thin " .. pool_path .. " 0")
+    assert.equal(0, write_blocks(thin_path, 16))
+    assert(md:reload("0 32768 error"))
+    write_blocks(thin_path, 16, 32)  -- fails: the commit cannot be written
+    local st = until_status(pool, function(x) return x.fail or x.needs_check end)
+    assert.is_true(st.fail or (st.mode == "ro" and st.needs_check),
+      "pool neither failed nor read-only with needs_check: " .. pool:status())
+    -- a thin says Fail exactly when its pool has failed
+    assert.equal(st.fail == true, typed(thin).fail == true)
+  end)
+
+  it("reads cache and era statuses", function()
+    kernel.need_dm(pending)
+    local cm, cc, co = devs.loop(8).path, devs.loop(16).path, devs.loop(64).path
+    local c = create("st-cache", "0 131072 cache " .. cm .. " " .. cc .. " " .. co .. " 128 1 writeback smq 0")
+    local st = typed(c)
+    assert.same({8, 128, 256, 0, {"writeback"}, "writeback", {migration_threshold = 2048}, "smq", {}, "rw", false},
+      {st.metadata_block_size, st.cache_block_size, st.total_cache_blocks, st.dirty, st.features, st.io_mode,
+       st.core_args, st.policy, st.policy_args, st.mode, st.needs_check})
+
+    local em, eo = devs.loop(8).path, devs.loop(64).path
+    local era = create("st-era", "0 131072 era " .. em .. " " .. eo .. " 128")
+    st = typed(era)
+    assert.same({8, 1}, {st.metadata_block_size, st.current_era})
+    assert.is_nil(st.held_root)
+    message(era, "checkpoint")
+    message(era, "take_metadata_snap")
+    st = typed(era)
+    assert.is_true(st.current_era > 1)
+    assert.equal("integer", math.type(st.held_root))
+    message(era, "drop_metadata_snap")
+  end)
+
+  it("reads snapshot usage and overflow", function()
+    kernel.need_dm(pending)
+    local base, cow, cow2 = devs.loop(64).path, devs.loop(1).path, devs.loop(1).path
+    local _, origin_path = create("st-origin", "0 131072 snapshot-origin " .. base)
+    local s = create("st-snap", "0 131072 snapshot " .. base .. " " .. cow .. " P 8")
+    local po, po_path = create("st-snapo", "0 131072 snapshot " .. base .. " " .. cow2 .. " PO 8")
+    local st = typed(s)
+    assert.equal(2048, st.total_sectors)
+    local before = st.allocated_sectors
+    assert.equal(0, write_blocks(origin_path, 1))
+    assert.is_true(typed(s).allocated_sectors > before)
+    assert.are_not.equal(0, write_blocks(po_path, 64))
+    assert.same({type = "snapshot", start = 0, size = 131072, overflow = true}, typed(po))
+  end)
+
+  it("follows multipath paths through fail and reinstate", function()
+    kernel.need_dm(pending)
+    local p1, p2 = devs.loop(16).path, devs.loop(16).path
+    local mp = create("st-mpath", "0 32768 multipath 0 0 2 1 round-robin 0 1 1 " .. p1 .. " 1000"
+      .. " round-robin 0 1 1 " .. p2 .. " 1000")
+    local st = typed(mp)
+    assert.same({2, 2, 0}, {st.nr_groups, st.active_paths, st.failed_paths})
+    message(mp, "fail_path " .. p1)
+    st = typed(mp)
+    assert.same({1, 1, false, "F", 1}, {st.active_paths, st.failed_paths, st.paths[1].active, st.paths[1].state,
+      st.paths[1].fail_count})
+    message(mp, "reinstate_path " .. p1)
+    st = typed(mp)
+    assert.same({2, 0, true}, {st.active_paths, st.failed_paths, st.paths[1].active})
+    message(mp, "disable_group 2")
+    assert.is_true(typed(mp).groups[2].disabled)
+  end)
+
+  it("reads a raid1 resyncing, in sync, then degraded by a dead leg", function()
+    kernel.need_dm(pending)
+    local m1, d1, m2, d2 = devs.loop(8).path, devs.loop(32).path, devs.loop(8).path, devs.loop(32).path
+    local leg, leg_path = create("st-leg", "0 65536 linear " .. d2 .. " 0")
+    local raid, raid_path = create("st-raid", "0 65536 raid raid1 1 0 2 " .. m1 .. " " .. d1 .. " " .. m2 .. " " .. leg_path)
+    local st = typed(raid)
+    assert.same({"raid1", 2, 65536}, {st.raid_type, st.raid_disks, st.sync_total})
+    assert.matches("^[aA][aA]$", st.health)
+    st = until_status(raid, function(x) return x.health == "AA" and x.sync_action == "idle" end)
+    assert.same({"AA", "idle", 1.0, 0, "-"}, {st.health, st.sync_action, st.sync_ratio, st.failed_devices,
+      st.journal_char})
+    assert(leg:reload("0 65536 error"))
+    assert.equal(0, write_blocks(raid_path, 4))
+    st = typed(raid)
+    assert.same({"AD", 1}, {st.health, st.failed_devices})
+  end)
+
+  it("reads mirror, integrity and writecache statuses", function()
+    kernel.need_dm(pending)
+    local m1, m2 = devs.loop(32).path, devs.loop(32).path
+    local st = typed(create("st-mirror", "0 65536 mirror core 1 1024 2 " .. m1 .. " 0 " .. m2 .. " 0"))
+    assert.same({2, 64, "core", 2}, {st.nr_mirrors, st.total_regions, st.log_type, #st.health_chars})
+
+    local ig = devs.loop(64).path
+    st = typed(create("st-integrity", "0 8192 integrity " .. ig .. " 0 4 J 1 internal_hash:crc32c"))
+    assert.same({0, false}, {st.mismatches, st.recalculating})
+    assert.is_true(st.provided_data_sectors >= 8192)
+
+    local wo, wc = devs.loop(64).path, devs.loop(16).path
+    local w, w_path = create("st-wcache", "0 131072 writecache s " .. wo .. " " .. wc .. " 4096 0")
+    assert.equal(0, write_blocks(w_path, 8))
+    st = typed(w)
+    assert.is_false(st.error)
+    assert.is_true(st.total_blocks > 0 and st.free_blocks < st.total_blocks)
+    assert.equal("integer", math.type(st.writes))
+  end)
+end)
