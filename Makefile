@@ -114,6 +114,32 @@ vm-prepare:
 vm-clean:
 	@scripts/sts-vm clean
 
+# ---- bench ----
+# make bench: one sandbox boot runs every workload of scripts/bench/run.lua,
+# stslua against the C floor (scripts/bench/floor.c over libdevmapper) and
+# against dmsetup, alternately; prints a table and BENCH lines. The floor is
+# a Lua C module so the sandbox carries it in (build/bench is the --build
+# dir: stslua plus sts/floor.so). BENCH_ARGS go to the driver (--quick,
+# --reps N); BENCH_TIMEOUT bounds the guest.
+.PHONY: bench bench-floor
+BENCH_DIR     := $(BUILD)/bench
+BENCH_FLOOR   := $(BENCH_DIR)/sts/floor.so
+BENCH_TIMEOUT ?= 3600
+BENCH_ARGS    ?=
+
+bench-floor: $(BENCH_FLOOR) $(BENCH_DIR)/stslua
+
+$(BENCH_FLOOR): scripts/bench/floor.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -shared -o $@ $< $(LDFLAGS) $(DM_LIBS)
+
+$(BENCH_DIR)/stslua: $(STSLUA)
+	@mkdir -p $(dir $@)
+	ln -sf ../stslua $@
+
+bench: deps all bench-floor
+	scripts/sts-vm --timeout $(BENCH_TIMEOUT) --build $(BENCH_DIR) run scripts/bench/run.lua $(BENCH_ARGS)
+
 # ---- hardening ----
 # make valgrind   memcheck (full leak check, --error-exitcode) over the host
 #                 specs that drive the C core, on the plain build; the 150 MB

@@ -1,0 +1,364 @@
+-- scripts/bench/run.lua: the benchmarks of `make bench`, run by stslua as
+-- root inside the sandbox guest (scripts/sts-vm --build build/bench run ...).
+--
+--   run.lua [--quick] [--reps N] [--only NAME[,...]] [--sides SIDE[,...]]
+--
+-- Each workload runs its sides (stslua, the C floor, dmsetup) alternately,
+-- A B C A B C ..., REPS times (default 5), timed here with the monotonic
+-- clock; then a table of medians and ratios, and one line per workload:
+--   BENCH workload=NAME stslua_s=X floor_s=Y dmsetup_s=Z vs_floor=X/Y vs_dmsetup=Z/X
+-- --quick shrinks every workload (a smoke run of the driver itself); --only
+-- picks workloads (by name or number), --sides picks stslua, floor, dmsetup.
+
+local core = require("sts.core")
+local dm = require("sts.dm")
+local loop = require("sts.loop")
+local dmpd = require("sts.dmpd")
+
+local now_ms = core.loop.monotonic_ms
+local run = core.proc.run
+
+local reps, quick, only, sides_wanted = 5, false, nil, nil
+do
+  local i = 1
+  while arg[i] do
+    local a = arg[i]
+    if a == "--quick" then
+      quick, reps = true, 1
+    elseif a == "--reps" and tonumber(arg[i + 1]) then
+      reps = math.tointeger(tonumber(arg[i + 1])) or reps
+      i = i + 1
+    elseif a == "--sides" and arg[i + 1] then
+      sides_wanted = {}
+      for name in arg[i + 1]:gmatch("[^,]+") do sides_wanted[name] = true end
+      i = i + 1
+    elseif a == "--only" and arg[i + 1] then
+      only = {}
+      for name in arg[i + 1]:gmatch("[^,]+") do only[name] = true end
+      i = i + 1
+    else
+      io.stderr:write("run.lua: unknown argument ", a, "\n",
+        "usage: run.lua [--quick] [--reps N] [--only NAME[,...]] [--sides SIDE[,...]]\n")
+      os.exit(2)
+    end
+    i = i + 1
+  end
+end
+
+-- the floor: a Lua C module built from scripts/bench/floor.c (make bench-floor)
+local floor do
+  local open, why = package.loadlib("build/sts/floor.so", "luaopen_bench_floor")
+  if not open then
+    io.stderr:write("run.lua: no C floor (build/sts/floor.so): ", tostring(why),
+      "\nrun it with: make bench\n")
+    os.exit(1)
+  end
+  floor = open()
+end
+
+local function peak_kib()
+  local f = assert(io.open("/proc/self/status", "r"))
+  local text = f:read("a")
+  f:close()
+  return tonumber(text:match("VmHWM:%s*(%d+)"))
+end
+
+-- runs a dmsetup workload script; raises with its stderr when it fails
+local function sh(script, ...)
+  local argv = {"/bin/sh", "scripts/bench/" .. script, ...}
+  local r = assert(run(argv, {}))
+  if r.rc ~= 0 then
+    error(("%s failed (rc %s): %s"):format(script, tostring(r.rc), r.stderr or ""))
+  end
+  if r.stderr and r.stderr ~= "" then io.stderr:write(script, ": ", r.stderr) end
+end
+
+local function check(ok, msg, ...)
+  if not ok then error(tostring(msg), 2) end
+  return ok, msg, ...
+end
+
+-- writes zeros over the first mb MiB of path: a loop device's backing file
+-- gets all its pages now rather than during a timed run
+local function fill_zero(path, mb)
+  local r = assert(run({"dd", "if=/dev/zero", "of=" .. path, "bs=1M", "count=" .. mb,
+    "conv=fsync"}, {}))
+  assert(r.rc == 0, "zeroing " .. path .. " failed: " .. tostring(r.stderr))
+end
+
+local function zero_start(path)
+  local r = assert(run({"dd", "if=/dev/zero", "of=" .. path, "bs=4096", "count=1",
+    "conv=fsync"}, {}))
+  assert(r.rc == 0, "zeroing " .. path .. " failed: " .. tostring(r.stderr))
+end
+
+-- workloads ----------------------------------------------------------------
+
+local N1 = quick and 10 or 200     -- devices created and removed
+local N2 = quick and 20 or 500     -- devices present for get_all
+local N3 = quick and 50 or 2000    -- status reads
+local THINS = quick and 5 or 50    -- thins (and as many snapshots)
+local CHECKS = quick and 3 or 20   -- thin_check runs per sample
+
+local workloads = {}
+
+workloads[1] = {
+  name = "create_remove",
+  what = ("create + remove %d linear devices"):format(N1),
+  setup = function(w) w.lo = loop.create{size_mb = 1} end,
+  teardown = function(w) w.lo:remove() end,
+  sides = {
+    stslua = function(w)
+      local tbl = "0 1 linear " .. w.lo.path .. " 0"
+      local devs = {}
+      for i = 1, N1 do devs[i] = dm.create("bench-cr-" .. i, tbl) end
+      for i = 1, N1 do check(devs[i]:remove()) end
+    end,
+    floor = function(w) check(floor.create_remove("bench-cr-", N1, w.lo.path)) end,
+    dmsetup = function(w) sh("create-remove.sh", "bench-cr-", tostring(N1), w.lo.path) end,
+  },
+}
+
+workloads[2] = {
+  name = "get_all",
+  what = ("get_all + name, uuid, table of %d devices"):format(N2),
+  setup = function(w)
+    w.lo = loop.create{size_mb = 1}
+    w.devs = {}
+    local tbl = "0 1 linear " .. w.lo.path .. " 0"
+    for i = 1, N2 do
+      w.devs[i] = dm.create(("bench-ga-%04d"):format(i), tbl, {uuid = ("BENCH-GA-%04d"):format(i)})
+    end
+  end,
+  teardown = function(w)
+    for _, d in ipairs(w.devs) do check(d:remove()) end
+    w.lo:remove()
+  end,
+  sides = {
+    stslua = function()
+      local n = 0
+      for _, d in ipairs(dm.DmDevice.get_all()) do
+        local name, uuid, tbl = d.dm_name, d.uuid, d.table
+        if name and tbl and (uuid or true) then n = n + 1 end
+      end
+      assert(n >= N2, "get_all saw " .. n .. " devices")
+    end,
+    floor = function()
+      local n = check(floor.get_all())
+      assert(n >= N2, "floor saw " .. n .. " devices")
+    end,
+    dmsetup = function() sh("get-all.sh") end,
+  },
+}
+
+-- a thin pool over two loop devices, made with sts.dm (no testkit checks)
+local function pool_parts(data_mb, meta_mb)
+  local data = loop.create{size_mb = data_mb}
+  local meta = loop.create{size_mb = meta_mb}
+  fill_zero(data.path, data_mb)
+  fill_zero(meta.path, meta_mb)
+  return data, meta, ("0 %d thin-pool %s %s 128 0"):format(data_mb * 2048, meta.path, data.path)
+end
+
+workloads[3] = {
+  name = "status",
+  what = ("%d status reads of a thin pool"):format(N3),
+  setup = function(w)
+    w.data, w.meta, w.tbl = pool_parts(64, 8)
+    zero_start(w.meta.path)
+    w.pool = dm.create("bench-st-pool", w.tbl)
+    check(w.pool:message(0, "create_thin 0"))
+    -- untimed warm-up: the first reads of a new pool are much slower
+    check(floor.status("bench-st-pool", N3 // 4))
+    for _ = 1, N3 // 4 do w.pool:status() end
+  end,
+  teardown = function(w)
+    check(w.pool:remove())
+    w.meta:remove()
+    w.data:remove()
+  end,
+  sides = {
+    stslua = function(w)
+      local pool = w.pool
+      for _ = 1, N3 do
+        local text = pool:status()
+        if not text then error("no status") end
+      end
+    end,
+    floor = function() check(floor.status("bench-st-pool", N3)) end,
+    dmsetup = function() sh("status.sh", "bench-st-pool", tostring(N3)) end,
+  },
+}
+
+workloads[4] = {
+  name = "thin_lifecycle",
+  what = ("thin pool, %d thins, %d snapshots, messages, removal"):format(THINS, THINS),
+  setup = function(w) w.data, w.meta, w.tbl = pool_parts(64, 8) end,
+  before = function(w) zero_start(w.meta.path) end,
+  teardown = function(w)
+    w.meta:remove()
+    w.data:remove()
+  end,
+  sides = {
+    stslua = function(w)
+      local pool = dm.create("bench-tl-pool", w.tbl)
+      local function thin(id)
+        return dm.create("bench-tl-" .. id, ("0 2048 thin %s %d"):format(pool.path, id))
+      end
+      local vols = {}
+      for id = 0, THINS - 1 do
+        check(pool:message(0, "create_thin " .. id))
+        vols[#vols + 1] = thin(id)
+      end
+      for id = 0, THINS - 1 do
+        check(pool:message(0, ("create_snap %d %d"):format(THINS + id, id)))
+        vols[#vols + 1] = thin(THINS + id)
+      end
+      for _, v in ipairs(vols) do check(v:remove()) end
+      for id = 0, 2 * THINS - 1 do check(pool:message(0, "delete " .. id)) end
+      check(pool:remove())
+    end,
+    dmsetup = function(w)
+      sh("thin-lifecycle.sh", "bench-tl-pool", "bench-tl-", w.meta.path, w.data.path,
+        tostring(64 * 2048), tostring(THINS))
+    end,
+  },
+}
+
+workloads[5] = {
+  name = "thin_check",
+  what = ("%d thin_check runs on a metadata file"):format(CHECKS),
+  setup = function(w)
+    -- metadata worth checking: a pool with thins that hold data
+    local data, meta, tbl = pool_parts(64, 8)
+    zero_start(meta.path)
+    local pool = dm.create("bench-tc-pool", tbl)
+    for id = 0, 9 do
+      check(pool:message(0, "create_thin " .. id))
+      local t = dm.create("bench-tc-" .. id, ("0 8192 thin %s %d"):format(pool.path, id))
+      local f = assert(io.open(t.path, "r+b"))
+      f:write(string.rep("x", 2 * 1024 * 1024))
+      f:close()
+      check(t:remove())
+    end
+    check(pool:remove())
+    -- thin_check opens with O_DIRECT, which tmpfs (the guest's /tmp) refuses:
+    -- the file lives on an ext4 file system over a loop device
+    w.fs = loop.create{size_mb = 32}
+    w.mnt = "/tmp/bench-fs"
+    for _, argv in ipairs({{"mkfs.ext4", "-q", "-F", w.fs.path}, {"mkdir", "-p", w.mnt},
+        {"mount", "-t", "ext4", w.fs.path, w.mnt}}) do
+      local r = assert(run(argv, {}))
+      assert(r.rc == 0, argv[1] .. " failed: " .. tostring(r.stderr))
+    end
+    w.file = w.mnt .. "/thin-metadata"
+    -- from the loop's backing file: the pool wrote past the block device's
+    -- page cache, which may still hold what zero_start wrote
+    local r = assert(run({"cp", meta.file, w.file}, {}))
+    assert(r.rc == 0, "copying the metadata failed: " .. tostring(r.stderr))
+    meta:remove()
+    data:remove()
+    w.tool = assert(dmpd.tool_path("thin_check"), "no thin_check")
+    local first = dmpd.thin_check(w.file)
+    assert(first.succeeded, "thin_check fails on the bench metadata: " .. tostring(first.stderr))
+  end,
+  teardown = function(w)
+    os.remove(w.file)
+    local r = assert(run({"umount", w.mnt}, {}))
+    assert(r.rc == 0, "umount failed: " .. tostring(r.stderr))
+    w.fs:remove()
+  end,
+  sides = {
+    stslua = function(w)
+      for _ = 1, CHECKS do
+        local r = dmpd.thin_check(w.file)
+        if not r.succeeded then error("thin_check failed: " .. tostring(r.stderr)) end
+      end
+    end,
+    floor = function(w)
+      for _ = 1, CHECKS do
+        local rc = check(floor.exec(w.tool, w.file))
+        if rc ~= 0 then error("thin_check failed: rc " .. rc) end
+      end
+    end,
+  },
+}
+
+-- measuring -------------------------------------------------------------------
+
+local SIDES = {"stslua", "floor", "dmsetup"}
+
+local function median(list)
+  local s = {}
+  for i, v in ipairs(list) do s[i] = v end
+  table.sort(s)
+  local n = #s
+  if n % 2 == 1 then return s[(n + 1) // 2] end
+  return (s[n // 2] + s[n // 2 + 1]) / 2
+end
+
+local function measure(w)
+  local samples = {}
+  for _, side in ipairs(SIDES) do
+    if not (sides_wanted == nil or sides_wanted[side]) then w.sides[side] = nil end
+    if w.sides[side] then samples[side] = {} end
+  end
+  w:setup()
+  local ok, err = pcall(function()
+    for rep = 1, reps do
+      for _, side in ipairs(SIDES) do
+        local fn = w.sides[side]
+        if fn then
+          if w.before then w:before() end
+          collectgarbage()
+          local t0 = now_ms()
+          fn(w)
+          local secs = (now_ms() - t0) / 1000
+          samples[side][rep] = secs
+          io.write(("  %-14s rep %d %-7s %8.3f s\n"):format(w.name, rep, side, secs))
+          io.flush()
+        end
+      end
+    end
+  end)
+  w:teardown()
+  if not ok then error(err, 0) end
+  local result = {name = w.name, what = w.what, peak_kib = peak_kib()}
+  for side, list in pairs(samples) do result[side] = median(list) end
+  return result
+end
+
+local function fmt_s(v) return v and ("%.3f"):format(v) or "-" end
+local function fmt_r(v) return v and ("%.2f"):format(v) or "-" end
+
+io.write(("bench: %d alternations per workload%s, kernel %s, dm driver %s\n"):format(reps,
+  quick and " (quick: small sizes)" or "", (io.open("/proc/sys/kernel/osrelease") or
+  io.stdin):read("l") or "?", dm.version().driver or "?"))
+
+local results = {}
+for i, w in ipairs(workloads) do
+  if not only or only[w.name] or only[tostring(i)] then
+    io.write(("workload %d %s: %s\n"):format(i, w.name, w.what))
+    io.flush()
+    results[#results + 1] = measure(w)
+  end
+end
+
+io.write("\n| workload | stslua s | floor s | dmsetup s | stslua/floor | dmsetup/stslua | stslua peak RSS |\n",
+  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+for _, r in ipairs(results) do
+  r.vs_floor = r.floor and r.stslua / r.floor
+  r.vs_dmsetup = r.dmsetup and r.dmsetup / r.stslua
+  io.write(("| %s | %s | %s | %s | %s | %s | %.1f MiB |\n"):format(r.name, fmt_s(r.stslua),
+    fmt_s(r.floor), fmt_s(r.dmsetup), fmt_r(r.vs_floor), fmt_r(r.vs_dmsetup), r.peak_kib / 1024))
+end
+io.write("\n")
+for _, r in ipairs(results) do
+  local words = {"BENCH workload=" .. r.name, "stslua_s=" .. fmt_s(r.stslua)}
+  if r.floor then words[#words + 1] = "floor_s=" .. fmt_s(r.floor) end
+  if r.dmsetup then words[#words + 1] = "dmsetup_s=" .. fmt_s(r.dmsetup) end
+  if r.vs_floor then words[#words + 1] = "vs_floor=" .. ("%.3f"):format(r.vs_floor) end
+  if r.vs_dmsetup then words[#words + 1] = "vs_dmsetup=" .. ("%.3f"):format(r.vs_dmsetup) end
+  io.write(table.concat(words, " "), "\n")
+end
+io.write(("BENCH peak_rss_kib=%d\n"):format(peak_kib()))
