@@ -1,8 +1,9 @@
 -- Kernel tier: faults. A refused table leaves no device (checked through the
 -- kernel's own list), a refused reload leaves the old table live and the
 -- device resumed, a raising fixture body cleans up, a killed script's
--- leftovers are removed by testkit.cleanup_leftovers, and a full thin pool
--- is reported through typed status instead of hanging.
+-- leftovers are removed by testkit.cleanup_leftovers, and a thin pool out
+-- of data or of metadata space is reported through typed status instead of
+-- hanging.
 --
 -- What the kit promises on signals: testkit installs no signal handler, so
 -- SIGTERM (like SIGKILL) ends a script without its to-be-closed teardown.
@@ -128,6 +129,25 @@ describe("faults #kernel", function()
     assert.are.equal("error_if_no_space", st.no_space_policy)
     assert.are.equal(st.total_data_blocks, st.used_data_blocks)
     assert.is_true(failed or st.used_data_blocks == st.total_data_blocks)
+  end)
+
+  it("a thin pool out of metadata space turns read-only in typed status, without hanging", function()
+    kernel.need_dm(pending)
+    local testkit = require "sts.testkit"
+    -- 1 MB of metadata is 256 blocks; each new thin takes a btree root, so
+    -- a couple of hundred create_thin messages use it all up (about 2 s)
+    local pool <close> = testkit.thin_pool{data_mb = 16, metadata_mb = 1, block_size = 128,
+                                           features = {"error_if_no_space"}, check = false}
+    local failed_at, msg
+    for id = 0, 2000 do
+      local ok, why = pool.dev:message(0, "create_thin " .. id)
+      if not ok then failed_at, msg = id, why break end
+    end
+    assert.is_number(failed_at, "metadata never ran out")
+    assert.is_string(msg)
+    local st = pool:status()
+    assert.are.equal("ro", st.mode)
+    assert.are.equal(st.total_metadata_blocks, st.used_metadata_blocks)
   end)
 
   it("methods refuse bad arguments on a live device before any ioctl", function()

@@ -1,10 +1,9 @@
 -- Kernel tier: resource bounds. One stslua process runs N create/remove
 -- cycles (N = $STS_SOAK_CYCLES, default 400 in make check, about 20 s
--- under ASan in the emulated guest; `make soak` runs 10,000) and reports RSS
--- and open descriptors (/proc/self/fd) after a warm-up, halfway and at the
--- end. Descriptors must not grow; memory must be flat over the second half
--- (the first half still warms the allocator's caches, which do not go back
--- to the kernel). The cycles run in a child with ASan's quarantine off, so that freed
+-- under ASan in the emulated guest; `make soak` runs 10,000) after 300
+-- warm-up cycles and reports RSS, the Lua heap and open descriptors
+-- (/proc/self/fd) before and after: memory flat, descriptors constant.
+-- The cycles run in a child with ASan's quarantine off, so that freed
 -- memory held back by the sanitizer is not mistaken for growth.
 local kernel = require "helpers.kernel"
 local run = require "helpers.run"
@@ -29,16 +28,16 @@ local function cycle(i)
   local _ = d.table
   assert(d:remove())
 end
-for i = 1, 100 do cycle(i) end
+-- warm-up: the allocator's caches fill over the first ~250 cycles (measured
+-- under ASan in the guest: RSS then stays within a few hundred kB over
+-- thousands of cycles)
+for i = 1, 300 do cycle(i) end
 collectgarbage()
-local rss0, fd0, t0 = rss_kb(), fds(), os.clock()
-for i = 1, n // 2 do cycle(i) end
+local rss0, fd0, heap0, t0 = rss_kb(), fds(), collectgarbage("count"), os.clock()
+for i = 1, n do cycle(i) end
 collectgarbage()
-local rss_half = rss_kb()
-for i = n // 2 + 1, n do cycle(i) end
-collectgarbage()
-print(("cycles=%d rss_before=%d rss_half=%d rss_after=%d fds_before=%d fds_after=%d cpu=%.1f")
-      :format(n, rss0, rss_half, rss_kb(), fd0, fds(), os.clock() - t0))
+print(("cycles=%d rss_before=%d rss_after=%d fds_before=%d fds_after=%d heap_before=%d heap_after=%d cpu=%.1f")
+      :format(n, rss0, rss_kb(), fd0, fds(), math.floor(heap0), math.floor(collectgarbage("count")), os.clock() - t0))
 ]]
 
 describe("resource bounds #kernel", function()
@@ -54,13 +53,21 @@ describe("resource bounds #kernel", function()
       env = {ASAN_OPTIONS = "quarantine_size_mb=0:detect_leaks=1:halt_on_error=1"}})
     assert.are.equal(0, r.rc, r.stderr)
     print(("\n%s wall=%ds"):format(r.stdout:gsub("\n$", ""), os.time() - t0))
-    local rss_half, rss1, fd0, fd1 = r.stdout:match(
-      "rss_half=(%d+) rss_after=(%d+) fds_before=(%d+) fds_after=(%d+)")
-    assert.is_string(rss_half, r.stdout)
-    rss_half, rss1, fd0, fd1 = tonumber(rss_half), tonumber(rss1), tonumber(fd0), tonumber(fd1)
+    local rss0, rss1, fd0, fd1, heap0, heap1 = r.stdout:match(
+      "rss_before=(%d+) rss_after=(%d+) fds_before=(%d+) fds_after=(%d+) heap_before=(%d+) heap_after=(%d+)")
+    assert.is_string(rss0, r.stdout)
+    rss0, rss1, fd0, fd1 = tonumber(rss0), tonumber(rss1), tonumber(fd0), tonumber(fd1)
+    heap0, heap1 = tonumber(heap0), tonumber(heap1)
     assert.are.equal(fd0, fd1)
-    -- flat over the second half: at most 2 MB or 5% more
-    assert.is_true(rss1 - rss_half <= math.max(2048, rss_half // 20),
-      ("RSS grew from %d kB to %d kB over the second half"):format(rss_half, rss1))
+    -- flat: the Lua heap within 64 kB; RSS within 4 MB. Under ASan the RSS
+    -- moves in one-off steps of a few MB (its allocator maps regions per
+    -- size class; a 3,000-cycle run in the guest stayed within 0.2 MB once
+    -- warm, yet one step of 3.5 MB was seen after 300 cycles), so the check
+    -- of a per-cycle leak is the 10,000 cycles of `make soak`, where 400
+    -- bytes a cycle already exceed the bound; unreachable leaks fail the
+    -- child's LeakSanitizer at exit in any case.
+    assert.is_true(heap1 - heap0 <= 64, ("Lua heap grew from %d kB to %d kB"):format(heap0, heap1))
+    assert.is_true(rss1 - rss0 <= 4096,
+      ("RSS grew from %d kB to %d kB over %d cycles"):format(rss0, rss1, n))
   end)
 end)
