@@ -84,14 +84,28 @@ local function untrack(fixture)
   end
 end
 
+-- libdevmapper logs each attempt of a retried remove, so the message
+-- can hold the same "...: Device or resource busy" many times: keep each
+-- distinct part once.
+local function distinct_parts(msg)
+  local seen, parts = {}, {}
+  for part in (tostring(msg) .. "; "):gmatch("(.-); ") do
+    if not seen[part] then
+      seen[part] = true
+      parts[#parts + 1] = part
+    end
+  end
+  return table.concat(parts, "; ")
+end
+
 -- Removes a dm device by name, resuming it first (a suspended device
--- would hang the remove's flush) and forcing it when still open.
+-- would hang the remove's flush); a device briefly held open is retried.
 local function remove_dm(name)
   local info = cdm.info(name)
   if not info or not info.exists then return true end
   if info.suspended then cdm.resume(name) end
   local ok, msg, err = cdm.remove(name, true)
-  if not ok then return nil, msg, err end
+  if not ok then return nil, distinct_parts(msg), err end
   return true
 end
 
