@@ -70,7 +70,7 @@ local function remove_leaked(leaks)
           leak.gone, progress = true, true
         else
           if info.suspended then cdm.resume(leak.name) end
-          if cdm.remove(leak.name, true) then leak.gone, progress = true, true end
+          if cdm.remove(leak.name) then leak.gone, progress = true, true end
         end
       end
     end

@@ -99,12 +99,15 @@ local function distinct_parts(msg)
 end
 
 -- Removes a dm device by name, resuming it first (a suspended device
--- would hang the remove's flush); a device briefly held open is retried.
+-- would hang the remove's flush). core.dm.remove itself retries a device
+-- briefly held open for about a second; libdevmapper's own retry is not
+-- asked for: on top of that it makes a device that stays busy (something
+-- the kit does not know about sits on it) take 40 s to fail.
 local function remove_dm(name)
   local info = cdm.info(name)
   if not info or not info.exists then return true end
   if info.suspended then cdm.resume(name) end
-  local ok, msg, err = cdm.remove(name, true)
+  local ok, msg, err = cdm.remove(name)
   if not ok then return nil, distinct_parts(msg), err end
   return true
 end
