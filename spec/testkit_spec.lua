@@ -310,6 +310,7 @@ describe("sts.testkit faults and waiting #kernel", function()
     assert.is_true(pool:status().fail)
     assert.are_not.equal(0, dd(thin.path, 16, 1).rc)
   end)
+
   it("flakey, delay and zero on a sector range leave the rest of the device alone", function()
     kernel.need_dm(pending)
     local los <close> = testkit.loop_devices(1, 1)
