@@ -9,6 +9,7 @@
 */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -334,12 +335,33 @@ static int l_info(lua_State *L) {
   return 1;
 }
 
+/* the uuid of name by an INFO ioctl into out ("" when it has none);
+** false when the ioctl fails or the device is gone */
+static int info_uuid(const char *name, char out[DM_UUID_LEN]) {
+  struct dm_task *dmt = dm_task_create(DM_DEVICE_INFO);
+  struct dm_info info;
+  const char *uuid;
+  int ok;
+  if (dmt == NULL) return 0;
+  ok = dm_task_set_name(dmt, name) && dm_task_run(dmt) && dm_task_get_info(dmt, &info) &&
+       info.exists;
+  if (ok) {
+    uuid = dm_task_get_uuid(dmt);
+    snprintf(out, DM_UUID_LEN, "%s", uuid != NULL ? uuid : "");
+  }
+  dm_task_destroy(dmt);
+  return ok;
+}
+
 /*
-** list() -> list of {name=, major=, minor=, event_nr=?, uuid=?}
+** list(with_uuids) -> list of {name=, major=, minor=, event_nr=?, uuid=?}
 ** The kernel reports event numbers and uuids in the list itself (dm 4.37
-** and 4.46), which saves an ioctl per device where it does.
+** and 4.46) when asked, which saves an ioctl per device; libdevmapper does
+** not ask, so with with_uuids each uuid the list lacks is read here by an
+** INFO ioctl (in C: get_all reads every device's uuid this way).
 */
 static int l_list(lua_State *L) {
+  int with_uuids = lua_toboolean(L, 1);
   TaskBox *box = newtask(L, DM_DEVICE_LIST);
   struct dm_names *names;
   int i = 0;
@@ -366,6 +388,7 @@ static int l_list(lua_State *L) {
       lua_setfield(L, -2, "minor");
       /* the trailing fields are there only when the kernel sets a flag,
       ** and only within this record */
+      int has_uuid = 0;
       if (names->next == 0 || (const char *)(extra + 2) <= (const char *)names + names->next) {
         uint32_t flags = extra[1];
         if (flags & (DM_NAME_LIST_FLAG_HAS_UUID | DM_NAME_LIST_FLAG_DOESNT_HAVE_UUID)) {
@@ -375,8 +398,18 @@ static int l_list(lua_State *L) {
         if (flags & DM_NAME_LIST_FLAG_HAS_UUID) {
           lua_pushstring(L, (const char *)(extra + 2));
           lua_setfield(L, -2, "uuid");
+          has_uuid = 1;
         } else if (flags & DM_NAME_LIST_FLAG_DOESNT_HAVE_UUID) {
           lua_pushliteral(L, "");
+          lua_setfield(L, -2, "uuid");
+          has_uuid = 1;
+        }
+      }
+      if (with_uuids && !has_uuid) {
+        /* a device removed since the list was read gets no uuid */
+        char uuid[DM_UUID_LEN];
+        if (info_uuid(names->name, uuid)) {
+          lua_pushstring(L, uuid);
           lua_setfield(L, -2, "uuid");
         }
       }
@@ -582,14 +615,45 @@ static int l_remove(lua_State *L) {
   return 1;
 }
 
+/* the rows of a run TABLE or STATUS task as text, one "start size type
+** args" line per target (the shape of dmsetup's output), pushed */
+static void push_rows_text(lua_State *L, struct dm_task *dmt) {
+  luaL_Buffer b;
+  void *next = NULL;
+  int first = 1;
+  luaL_buffinit(L, &b);
+  do {
+    uint64_t start, length;
+    char *type = NULL, *params = NULL;
+    next = dm_get_next_target(dmt, next, &start, &length, &type, &params);
+    if (type == NULL) break;
+    if (!first) luaL_addchar(&b, '\n');
+    first = 0;
+    {
+      /* two 20-digit numbers and their spaces always fit */
+      char head[48];
+      int n = snprintf(head, sizeof head, "%" PRIu64 " %" PRIu64 " ", start, length);
+      luaL_addlstring(&b, head, (size_t)n);
+    }
+    luaL_addstring(&b, type);
+    if (params != NULL && *params != '\0') {
+      luaL_addchar(&b, ' ');
+      luaL_addstring(&b, params);
+    }
+  } while (next != NULL);
+  luaL_pushresult(&b);
+}
+
 /*
-** targets(name, status, noflush, inactive) -> list of {start, size, type,
-** args}: the table (status false) or the status (status true) of name.
+** targets(name, status, noflush, inactive, text) -> list of {start, size,
+** type, args}: the table (status false) or the status (status true) of
+** name; with text true, those rows as one string, a line per target (the
+** form d.table and d:status() return, made here without a table per row).
 */
 static int l_targets(lua_State *L) {
   const char *name = check_name(L, 1);
   int status = lua_toboolean(L, 2), noflush = lua_toboolean(L, 3);
-  int inactive = lua_toboolean(L, 4);
+  int inactive = lua_toboolean(L, 4), text = lua_toboolean(L, 5);
   const char *op = status ? "status of" : "table of";
   struct dm_info info;
   TaskBox *box = newtask(L, status ? DM_DEVICE_STATUS : DM_DEVICE_TABLE);
@@ -608,6 +672,11 @@ static int l_targets(lua_State *L) {
   if (!ok) {
     endtask(box);
     return push_dmfail(L, op, name, err);
+  }
+  if (text) {
+    push_rows_text(L, box->dmt);
+    endtask(box);
+    return 1;
   }
   lua_newtable(L);
   do {

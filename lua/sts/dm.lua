@@ -211,19 +211,15 @@ end
 
 --- Every dm device, of every target type.
 function DmDevice.get_all()
-  local list, msg, err = cdm.list()
+  -- with_uuids: where the kernel's list carries no uuids the C core reads
+  -- each one (an info ioctl per device, without a Lua table per info)
+  local list, msg, err = cdm.list(true)
   if not list then raise_failure(msg, err) end
   local devices = {}
   for i, row in ipairs(list) do
-    local fields = {dm_name = row.name, major = row.major, minor = row.minor}
-    if row.uuid then
-      fields.uuid = row.uuid ~= "" and row.uuid or nil
-    else
-      -- an older kernel's list has no uuids: one info ioctl for it
-      local info = cdm.info(row.name)
-      if info and info.exists then fields.uuid = info.uuid ~= "" and info.uuid or nil end
-    end
-    devices[i] = new_device(fields)
+    local uuid = row.uuid
+    devices[i] = new_device({dm_name = row.name, major = row.major, minor = row.minor,
+      uuid = uuid ~= "" and uuid or nil})
   end
   return devices
 end
@@ -268,19 +264,19 @@ local function live_rows(f, status, noflush)
   return rows
 end
 
-local function format_rows(rows)
-  local lines = {}
-  for i, r in ipairs(rows) do
-    lines[i] = r.args ~= "" and string.format("%d %d %s %s", r.start, r.size, r.type, r.args)
-      or string.format("%d %d %s", r.start, r.size, r.type)
-  end
-  return table.concat(lines, "\n")
+-- The live table or status as text, formatted by the C core: d.table and
+-- d:status() are read in loops, where a Lua table per row would cost more
+-- than the ioctl itself.
+local function live_text(f, status, noflush)
+  local text, msg, err = cdm.targets(f.dm_name, status, noflush, false, true)
+  if not text then raise_failure(msg, err) end
+  return text
 end
 
 function getters.table(f)
-  local rows = live_rows(f, false)
-  if #rows == 0 then return nil end
-  return format_rows(rows)
+  local text = live_text(f, false)
+  if text == "" then return nil end
+  return text
 end
 
 --- size in bytes: the sum of the live table's target lengths
@@ -415,7 +411,7 @@ end
 function methods.status(self, opts)
   local f = self_fields(self)
   opts = check_opts(opts, {noflush = "boolean"}, "status")
-  return format_rows(live_rows(f, true, opts.noflush))
+  return live_text(f, true, opts.noflush)
 end
 
 --- d:status_rows{noflush=} -> list of {start=, size=, type=, args=} (args: the status)
