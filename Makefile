@@ -178,9 +178,10 @@ $(FUZZ_DIR)/fuzz-%: fuzz/harness.c $(FUZZ_CORE)
 fuzz: fuzz-build
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_DIR)/work/$$t; echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+	  reg=; [ -d fuzz/regression/$$t ] && reg=fuzz/regression/$$t; \
 	  $(FUZZ_DIR)/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -max_len=4096 \
 	    -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/crash-$$t- \
-	    $(FUZZ_DIR)/work/$$t fuzz/corpus/$$t fuzz/regression/$$t 2>&1 | \
+	    $(FUZZ_DIR)/work/$$t fuzz/corpus/$$t $$reg 2>&1 | \
 	    grep -v -E '^#[0-9]+\s+(NEW|REDUCE|pulse)' || exit 1; \
 	done
 

@@ -39,6 +39,7 @@ static uint8_t lua_edges[EDGE_COUNTERS];
 static lua_State *fuzz_L;
 static int target_ref = LUA_NOREF;
 static uintptr_t previous_step;
+static unsigned runs_since_gc;
 
 static void line_hook(lua_State *L, lua_Debug *ar) {
   uintptr_t fn, step;
@@ -106,5 +107,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   lua_pushlstring(L, (const char *)data, size);
   if (lua_pcall(L, 1, 0, 1) != LUA_OK) die("target " STS_FUZZ_TARGET " raised");
   lua_settop(L, 0);
+  /* a full collection now and then keeps the garbage of many small runs
+     from piling up against libFuzzer's RSS limit */
+  if (++runs_since_gc >= 1024) {
+    lua_gc(L, LUA_GCCOLLECT);
+    runs_since_gc = 0;
+  }
   return 0;
 }
