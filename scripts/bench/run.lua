@@ -4,8 +4,8 @@
 --   run.lua [--quick] [--reps N] [--only NAME[,...]] [--sides SIDE[,...]]
 --
 -- Each workload runs its sides (stslua, the C floor, dmsetup) alternately,
--- A B C A B C ..., REPS times (default 5), timed here with the monotonic
--- clock; then a table of medians and ratios, and one line per workload:
+-- A B C, B C A, C A B, ..., REPS rounds (default 5), timed here with the
+-- monotonic clock; then a table of medians and ratios, and one line per workload:
 --   BENCH workload=NAME stslua_s=X floor_s=Y dmsetup_s=Z vs_floor=X/Y vs_dmsetup=Z/X
 -- --quick shrinks every workload (a smoke run of the driver itself); --only
 -- picks workloads (by name or number), --sides picks stslua, floor, dmsetup.
@@ -304,20 +304,25 @@ local function measure(w)
     if w.sides[side] then samples[side] = {} end
   end
   w:setup()
+  local present = {}
+  for _, side in ipairs(SIDES) do
+    if w.sides[side] then present[#present + 1] = side end
+  end
   local ok, err = pcall(function()
     for rep = 1, reps do
-      for _, side in ipairs(SIDES) do
-        local fn = w.sides[side]
-        if fn then
-          if w.before then w:before() end
-          collectgarbage()
-          local t0 = now_ms()
-          fn(w)
-          local secs = (now_ms() - t0) / 1000
-          samples[side][rep] = secs
-          io.write(("  %-14s rep %d %-7s %8.3f s\n"):format(w.name, rep, side, secs))
-          io.flush()
-        end
+      -- the order turns each round (A B C, B C A, C A B, ...): whatever
+      -- follows a long run of another side (a pool's first slow reads) is
+      -- not always borne by the same side
+      for k = 1, #present do
+        local side = present[(rep - 1 + k - 1) % #present + 1]
+        if w.before then w:before() end
+        collectgarbage()
+        local t0 = now_ms()
+        w.sides[side](w)
+        local secs = (now_ms() - t0) / 1000
+        samples[side][rep] = secs
+        io.write(("  %-14s rep %d %-7s %8.3f s\n"):format(w.name, rep, side, secs))
+        io.flush()
       end
     end
   end)
