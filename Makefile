@@ -94,7 +94,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(LMOD_DIR)/sts
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 # ---- sandbox ----
 # The VM sandbox (scripts/sts-vm) keeps its kernel and initramfs in .vm/,

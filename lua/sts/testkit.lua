@@ -71,6 +71,18 @@ local function check_positive_integer(value, field, what)
   return value
 end
 
+-- A fixture (with .dev) or a DmDevice as the DmDevice; anything else is a
+-- ValueError naming the function.
+local function device_of(value, what)
+  local ok, inner = pcall(function() return value.dev end)
+  if ok and inner ~= nil then value = inner end
+  local okm, info = pcall(function() return value.info end)
+  if not okm or type(info) ~= "function" or not pcall(function() return value.dm_name end) then
+    value_error("%s: expected a DmDevice or a fixture with .dev, got %s", what, type(value))
+  end
+  return value
+end
+
 -- registry ------------------------------------------------------------------
 
 local function track(fixture)
@@ -153,7 +165,7 @@ function testkit.linear(backing, opts)
   local offset = opts.offset or 0
   local size = opts.size or (sectors - offset)
   check_positive_integer(size, "size", "testkit.linear")
-  local name = opts.name or new_name("linear")
+  local name = dm.check_name(opts.name or new_name("linear"), "testkit.linear: name")
   local dev = dm.create(name, dm.LinearTarget{size = size, device = path, offset = offset})
   return track(setmetatable({dev = dev, name = name, path = dev.path}, Linear))
 end
@@ -234,7 +246,7 @@ function testkit.thin_pool(opts)
   local data_mb = check_positive_integer(opts.data_mb or 64, "data_mb", "testkit.thin_pool")
   local meta_mb = check_positive_integer(opts.metadata_mb or 8, "metadata_mb", "testkit.thin_pool")
   local block_size = check_positive_integer(opts.block_size or 128, "block_size", "testkit.thin_pool")
-  local name = opts.name or new_name("pool")
+  local name = dm.check_name(opts.name or new_name("pool"), "testkit.thin_pool: name")
   local pool = setmetatable({name = name, thins = {}, check_on_remove = opts.check ~= false,
     block_size = block_size}, Pool)
   track(pool)
@@ -441,7 +453,10 @@ function testkit.cache(opts)
   opts = check_fields(opts, {origin_mb = true, cache_mb = true, metadata_mb = true,
     block_size = true, features = true, policy = true, policy_args = true, name = true},
     "testkit.cache")
-  local name = opts.name or new_name("cache")
+  local name = dm.check_name(opts.name or new_name("cache"), "testkit.cache: name")
+  for _, field in ipairs({"origin_mb", "cache_mb", "metadata_mb", "block_size"}) do
+    if opts[field] ~= nil then check_positive_integer(opts[field], field, "testkit.cache") end
+  end
   return build_stack("cache", name, {{"metadata", opts.metadata_mb or 8},
     {"cache", opts.cache_mb or 32}, {"origin", opts.origin_mb or 128}}, function(s)
       local f = assert(io.open(s.metadata.path, "r+b"))
@@ -458,7 +473,10 @@ end
 function testkit.era(opts)
   opts = check_fields(opts, {origin_mb = true, metadata_mb = true, block_size = true, name = true},
     "testkit.era")
-  local name = opts.name or new_name("era")
+  local name = dm.check_name(opts.name or new_name("era"), "testkit.era: name")
+  for _, field in ipairs({"origin_mb", "metadata_mb", "block_size"}) do
+    if opts[field] ~= nil then check_positive_integer(opts[field], field, "testkit.era") end
+  end
   return build_stack("era", name, {{"metadata", opts.metadata_mb or 8},
     {"origin", opts.origin_mb or 64}}, function(s)
       local f = assert(io.open(s.metadata.path, "r+b"))
@@ -506,8 +524,7 @@ function testkit.inject(dev, spec)
   if type(spec) ~= "table" or not FAULT_TYPES[spec.type] then
     value_error("testkit.inject: spec.type must be error, flakey, delay or zero")
   end
-  local ok, d = pcall(function() return dev.dev end)
-  if ok and d ~= nil then dev = d end
+  dev = device_of(dev, "testkit.inject")
   local original = dev:targets()
   local total = dev.size // 512
   local start = spec.start or 0
@@ -561,9 +578,11 @@ Fault.remove = Fault.restore
 -- dm event of dev (no sleep loop); raises TimeoutError after timeout_ms
 -- (default 30000) with the last status seen.
 function testkit.wait_for(dev, predicate, timeout_ms)
-  local ok, d = pcall(function() return dev.dev end)
-  if ok and d ~= nil then dev = d end
   if type(predicate) ~= "function" then value_error("testkit.wait_for: predicate must be a function") end
+  if timeout_ms ~= nil and (math.type(timeout_ms) ~= "integer" or timeout_ms < 0) then
+    value_error("testkit.wait_for: timeout_ms must be an integer >= 0")
+  end
+  dev = device_of(dev, "testkit.wait_for")
   timeout_ms = timeout_ms or 30000
   local t_start = core.loop.monotonic_ms()
   local last
