@@ -934,6 +934,46 @@ static int l_fields(lua_State *L) {
   return 1;
 }
 
+/*
+** __index of DmDevice, in C because scripts read fields in their hot loops:
+** a method (upvalue 1), else a plain field stored in the uservalue (keys
+** in the set at upvalue 2), else getter(fields) from upvalue 3, else nil.
+*/
+static int device_index(lua_State *L) {
+  int plain;
+  lua_settop(L, 2);
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  lua_pop(L, 1);
+  lua_pushvalue(L, 2);
+  plain = lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL;
+  lua_pop(L, 1);
+  lua_getiuservalue(L, 1, 1);
+  lua_pushvalue(L, 2);
+  if (plain) {
+    lua_rawget(L, 3);
+    return 1;
+  }
+  if (lua_rawget(L, lua_upvalueindex(3)) == LUA_TNIL) return 1;
+  lua_pushvalue(L, 3);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+/* set_device_index(methods, plain_fields, getters): installs __index */
+static int l_set_device_index(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  luaL_getmetatable(L, DEVICE_MT);
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 3);
+  lua_pushcclosure(L, device_index, 3);
+  lua_setfield(L, -2, "__index");
+  return 0;
+}
+
 static int l_device_metatable(lua_State *L) {
   luaL_getmetatable(L, DEVICE_MT);
   return 1;
@@ -959,6 +999,7 @@ static const luaL_Reg funcs[] = {
   {"newdevice", l_newdevice},
   {"fields", l_fields},
   {"device_metatable", l_device_metatable},
+  {"set_device_index", l_set_device_index},
   {NULL, NULL}
 };
 

@@ -242,11 +242,6 @@ local getters = {}
 function getters.name(f) return "dm-" .. f.minor end
 function getters.path(f) return "/dev/dm-" .. f.minor end
 function getters.mapper_path(f) return "/dev/mapper/" .. f.dm_name end
-function getters.dm_name(f) return f.dm_name end
-function getters.uuid(f) return f.uuid end
-function getters.major(f) return f.major end
-function getters.minor(f) return f.minor end
-function getters.model(f) return f.model end
 
 function getters.device_path(f)
   local path = "/sys/class/block/dm-" .. f.minor
@@ -290,13 +285,9 @@ function getters.size(f)
 end
 
 device_mt.__name = "sts.DmDevice"
-device_mt.__index = function(device, key)
-  local method = methods[key]
-  if method then return method end
-  local getter = getters[key]
-  if getter then return getter(fields_of(device)) end
-  return nil
-end
+-- methods first, then fields kept as they are, then computed ones
+cdm.set_device_index(methods, {dm_name = true, uuid = true, major = true, minor = true,
+  model = true}, getters)
 device_mt.__newindex = function(_, key)
   value_error("DmDevice fields are read-only (tried to set '%s')", tostring(key))
 end
