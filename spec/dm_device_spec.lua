@@ -1,6 +1,5 @@
 -- Kernel tier: DmDevice and the device lifecycle against the real driver.
 local dm = require "sts.dm"
-local errors = require "sts.errors"
 local core = require "sts.core"
 local kernel = require "helpers.kernel"
 local devs = require "helpers.devices"
@@ -9,12 +8,8 @@ local function linear_over(lo, sectors, offset)
   return dm.LinearTarget{start = 0, size = sectors, device = lo.path, offset = offset or 0}
 end
 
-local function raises(kind, fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "expected a " .. kind)
-  assert.is_true(errors.is(err, kind), "expected " .. kind .. ", got " .. tostring(err))
-  return err
-end
+local check = require "helpers.raises"
+local function raises(kind, fn, ...) return check.raises(kind, nil, fn, ...) end
 
 describe("sts.dm devices #kernel", function()
   after_each(function()

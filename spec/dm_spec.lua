@@ -3,13 +3,8 @@
 local dm = require "sts.dm"
 local errors = require "sts.errors"
 
-local function raises(kind, pattern, fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "expected " .. kind)
-  assert.is_true(errors.is(err, kind), "expected " .. kind .. ", got " .. tostring(err))
-  if pattern then assert.matches(pattern, err.message) end
-  return err
-end
+local check = require "helpers.raises"
+local raises = check.raises
 
 describe("sts.dm input checks", function()
   it("refuses bad device names before talking to the kernel", function()

@@ -3,14 +3,9 @@
 
 local dmpd = require("sts.dmpd")
 local xml = require("sts.dmpd.xml")
-local errors = require("sts.errors")
 
-local function raises(kind, f, pattern)
-  local ok, err = pcall(f)
-  assert.is_false(ok)
-  assert.is_true(errors.is(err, kind), ("expected %s, got %s"):format(kind, tostring(err)))
-  if pattern then assert.matches(pattern, err.message) end
-end
+local check = require "helpers.raises"
+local function raises(kind, f, pattern) return check.raises(kind, pattern, f) end
 
 describe("sts.dmpd.xml", function()
   it("reads elements and attributes in both quote styles, blanks around '='", function()

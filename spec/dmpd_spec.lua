@@ -25,12 +25,8 @@ local function restore_pool(path)
   assert(r.succeeded, tostring(r) .. r.stderr)
 end
 
-local function raises_value_error(f, pattern)
-  local ok, err = pcall(f)
-  assert.is_false(ok)
-  assert.is_true(errors.is(err, "ValueError"), "expected a ValueError, got " .. tostring(err))
-  if pattern then assert.matches(pattern, err.message) end
-end
+local check = require "helpers.raises"
+local function raises_value_error(f, pattern) return check.raises("ValueError", pattern, f) end
 
 describe("sts.dmpd tools", function()
   local dir

@@ -7,20 +7,9 @@
 -- overflowed. spec/fixtures/status/dmsetup-status.txt holds more of them
 -- as `dmsetup status` prints every device.
 local status = require "sts.status"
-local errors = require "sts.errors"
 
--- Calls fn and asserts it raised a ValueError whose message contains
--- every plain string given.
-local function value_error(fn, ...)
-  local ok, err = pcall(fn)
-  assert.is_false(ok, "expected a ValueError")
-  assert.is_true(errors.is(err, "ValueError"), "expected a ValueError, got " .. tostring(err))
-  for _, part in ipairs({...}) do
-    assert.is_truthy(err.message:find(part, 1, true),
-      string.format("message %q does not mention %q", err.message, part))
-  end
-  return err
-end
+local check = require "helpers.raises"
+local value_error = check.value_error
 
 local function parse_error(target_type, text, ...)
   return value_error(function() return status.parse(target_type, text) end, target_type .. " status", ...)

@@ -1,19 +1,8 @@
 -- Host tier: sts.targets, the dm table target constructors (pure Lua).
 local targets = require "sts.targets"
-local errors = require "sts.errors"
 
--- Calls fn and asserts it raised a ValueError whose message contains
--- every plain string given.
-local function value_error(fn, ...)
-  local ok, err = pcall(fn)
-  assert.is_false(ok, "expected a ValueError")
-  assert.is_true(errors.is(err, "ValueError"), "expected a ValueError, got " .. tostring(err))
-  for _, part in ipairs({...}) do
-    assert.is_truthy(err.message:find(part, 1, true),
-      string.format("message %q does not mention %q", err.message, part))
-  end
-  return err
-end
+local check = require "helpers.raises"
+local value_error = check.value_error
 
 local KEY = "babebabebabebabebabebabebabebabe"
 local DIGEST = "4392712ba01368efdf14b05c76f9e4df0d53664630b5d48632ed17a137f39076"

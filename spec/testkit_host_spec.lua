@@ -2,15 +2,9 @@
 -- bookkeeping, none of which needs device-mapper.
 local testkit = require "sts.testkit"
 local guard = require "sts.busted"
-local errors = require "sts.errors"
 
-local function raises(kind, pattern, fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "expected a " .. kind)
-  assert.is_true(errors.is(err, kind), "expected " .. kind .. ", got " .. tostring(err))
-  if pattern then assert.matches(pattern, err.message) end
-  return err
-end
+local check = require "helpers.raises"
+local raises = check.raises
 
 describe("sts.testkit input checks", function()
   it("names the prefix after the process", function()

@@ -10,12 +10,8 @@ local kernel = require "helpers.kernel"
 
 local MiB = 1024 * 1024
 
-local function raises(kind, fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "expected a " .. kind)
-  assert.is_true(errors.is(err, kind), "expected " .. kind .. ", got " .. tostring(err))
-  return err
-end
+local check = require "helpers.raises"
+local function raises(kind, fn, ...) return check.raises(kind, nil, fn, ...) end
 
 -- dm devices of ours in the kernel's own list
 local function kit_devices()
