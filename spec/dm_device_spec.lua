@@ -281,6 +281,24 @@ describe("sts.dm devices #kernel", function()
     assert.is_true(pool:remove())
   end)
 
+  it("syncs with a udev daemon through cookies when one runs", function()
+    kernel.need_dm(pending)
+    if os.getenv("STS_VM_UDEV") ~= "1" then
+      pending("no udev daemon in this guest (run-checks' udev pass starts one)")
+    end
+    local lfs = require "lfs"
+    assert.are.equal("socket", lfs.attributes("/run/udev/control", "mode"))
+    local d = dm.create(devs.name("udev"), dm.ZeroTarget{size = 8})
+    assert.is_true(devs.file_exists("/dev/mapper/" .. d.dm_name))
+    local new = devs.name("udevren")
+    assert.is_true(d:rename(new))
+    -- udev's rules make /dev/mapper entries as links to ../dm-N, and the
+    -- rename returned only once udev had done so
+    assert.are.equal("link", lfs.symlinkattributes("/dev/mapper/" .. new, "mode"))
+    assert.is_true(d:remove())
+    assert.is_false(devs.file_exists("/dev/mapper/" .. new))
+  end)
+
   it("reports versions, loaded targets and availability", function()
     kernel.need_dm(pending)
     local v = dm.version()

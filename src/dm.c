@@ -537,9 +537,15 @@ static int l_create(lua_State *L) {
   ok = dm_task_set_name(box->dmt, name);
   if (ok && uuid != NULL) ok = dm_task_set_uuid(box->dmt, uuid);
   if (ok && readonly) ok = dm_task_set_ro(box->dmt);
-  /* the node appears now, so that a suspended device has one too */
+  /* the node appears now, so that a suspended device has one too. No udev
+  ** cookie here: creating with no table sends no uevent that carries one,
+  ** so a waiting udev sync would never complete; the resume that follows
+  ** syncs with udev, and update_nodes makes the node where udev is absent */
   if (ok) ok = dm_task_set_add_node(box->dmt, DM_ADD_NODE_ON_CREATE);
-  if (ok) ok = run_with_cookie(box->dmt);
+  if (ok) {
+    ok = dm_task_run(box->dmt);
+    dm_task_update_nodes();
+  }
   err = ok ? 0 : task_errno(box->dmt);
   endtask(box);
   lua_pop(L, 1);
