@@ -17,21 +17,8 @@ local function pattern(sectors, seed)
   return table.concat(parts)
 end
 
-local function write_at(path, offset, data)
-  local f = assert(io.open(path, "r+b"))
-  assert(f:seek("set", offset))
-  assert(f:write(data))
-  -- closing the last opener of a block device writes its cache back
-  assert(f:close())
-end
-
-local function read_at(path, offset, length)
-  local f = assert(io.open(path, "rb"))
-  assert(f:seek("set", offset))
-  local data = f:read(length)
-  f:close()
-  return data
-end
+local devs = require "helpers.devices"
+local write_at, read_at = devs.write_at, devs.read_at
 
 describe("the sandbox kernel #kernel", function()
   it("maps a linear device onto a loop device at the target's offset", function()

@@ -71,13 +71,25 @@ local function check_positive_integer(value, field, what)
   return value
 end
 
+-- value[key], or nil where value cannot be indexed (a number, nil, ...)
+local function field(value, key)
+  local ok, v = pcall(function() return value[key] end)
+  if ok then return v end
+  return nil
+end
+
+-- A fixture's DmDevice (its .dev), or the value itself.
+local function unwrap(value)
+  local inner = field(value, "dev")
+  if inner ~= nil then return inner end
+  return value
+end
+
 -- A fixture (with .dev) or a DmDevice as the DmDevice; anything else is a
 -- ValueError naming the function.
 local function device_of(value, what)
-  local ok, inner = pcall(function() return value.dev end)
-  if ok and inner ~= nil then value = inner end
-  local okm, info = pcall(function() return value.info end)
-  if not okm or type(info) ~= "function" or not pcall(function() return value.dm_name end) then
+  value = unwrap(value)
+  if type(field(value, "info")) ~= "function" or field(value, "dm_name") == nil then
     value_error("%s: expected a DmDevice or a fixture with .dev, got %s", what, type(value))
   end
   return value
@@ -146,10 +158,8 @@ local function backing_of(backing, what)
     if not bytes then value_error("%s: %s", what, msg) end
     return backing, bytes // 512
   end
-  local ok, dev = pcall(function() return backing.dev end)
-  if ok and dev ~= nil then backing = dev end
-  local ok_path, path = pcall(function() return backing.path end)
-  if not ok_path then path = nil end
+  backing = unwrap(backing)
+  local path = field(backing, "path")
   if type(path) ~= "string" then value_error("%s: backing must be a loop, a DmDevice or a path", what) end
   local bytes = backing.size or core.loop.size(path)
   return path, bytes // 512
