@@ -60,6 +60,21 @@ describe("the sandbox kernel #kernel", function()
     assert.is_not_nil(dm.version().driver)
   end)
 
+  it("boots with the kernel arguments given to scripts/sts-vm --kernel-arg", function()
+    kernel.need_dm(pending)
+    -- run-checks boots the kernel tier with sts.tier=kernel on the command line
+    if os.getenv("STS_IN_VM") ~= "1" then pending("only checked inside scripts/sts-vm") end
+    local f = assert(io.open("/proc/cmdline", "r"))
+    local cmdline = f:read("a")
+    f:close()
+    assert.matches("console=ttyS1", cmdline, 1, true)
+    if os.getenv("STS_VM_UDEV") == "1" then
+      assert.is_nil(cmdline:find("sts.tier=kernel", 1, true), cmdline)
+    else
+      assert.matches("sts.tier=kernel", cmdline, 1, true)
+    end
+  end)
+
   it("carries the tools kernel tests use, with their libraries", function()
     kernel.need_dm(pending)
     if os.getenv("STS_IN_VM") ~= "1" then pending("only checked inside scripts/sts-vm") end
