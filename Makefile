@@ -120,12 +120,16 @@ vm-clean:
 # against dmsetup, alternately; prints a table and BENCH lines. The floor is
 # a Lua C module so the sandbox carries it in (build/bench is the --build
 # dir: stslua plus sts/floor.so). BENCH_ARGS go to the driver (--quick,
-# --reps N); BENCH_TIMEOUT bounds the guest.
-.PHONY: bench bench-floor
+# --reps N); BENCH_VM_ARGS to the sandbox (e.g. --kernel-arg NAME=VALUE);
+# BENCH_TIMEOUT bounds the guest.
+# make bench-profile: where workload 1's time goes, each ioctl and the
+# kernel's removal (function_graph tracer), scripts/bench/profile.lua.
+.PHONY: bench bench-floor bench-profile
 BENCH_DIR     := $(BUILD)/bench
 BENCH_FLOOR   := $(BENCH_DIR)/sts/floor.so
 BENCH_TIMEOUT ?= 3600
 BENCH_ARGS    ?=
+BENCH_VM_ARGS ?=
 
 bench-floor: $(BENCH_FLOOR) $(BENCH_DIR)/stslua
 
@@ -138,7 +142,11 @@ $(BENCH_DIR)/stslua: $(STSLUA)
 	ln -sf ../stslua $@
 
 bench: deps all bench-floor
-	scripts/sts-vm --timeout $(BENCH_TIMEOUT) --build $(BENCH_DIR) run scripts/bench/run.lua $(BENCH_ARGS)
+	scripts/sts-vm --timeout $(BENCH_TIMEOUT) --build $(BENCH_DIR) $(BENCH_VM_ARGS) \
+	  run scripts/bench/run.lua $(BENCH_ARGS)
+
+bench-profile: deps all
+	scripts/sts-vm --timeout $(BENCH_TIMEOUT) $(BENCH_VM_ARGS) run scripts/bench/profile.lua
 
 # ---- hardening ----
 # make valgrind   memcheck (full leak check, --error-exitcode) over the host

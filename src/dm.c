@@ -353,15 +353,38 @@ static int info_uuid(const char *name, char out[DM_UUID_LEN]) {
   return ok;
 }
 
+/* the optional fields after a dm_names record's name: event number and
+** uuid (dm 4.37 and 4.46), there only when the kernel flags them, and only
+** within this record; sets *uuid (NULL when the record carries none) */
+static int names_extra(const struct dm_names *names, uint32_t *event_nr, const char **uuid) {
+  size_t nlen = strlen(names->name);
+  const char *after = names->name + nlen + 1;
+  uintptr_t aligned = ((uintptr_t)after + 7) & ~(uintptr_t)7;
+  const uint32_t *extra = (const uint32_t *)aligned;
+  *uuid = NULL;
+  if (names->next != 0 && (const char *)(extra + 2) > (const char *)names + names->next)
+    return 0;
+  if (!(extra[1] & (DM_NAME_LIST_FLAG_HAS_UUID | DM_NAME_LIST_FLAG_DOESNT_HAVE_UUID)))
+    return 0;
+  *event_nr = extra[0];
+  *uuid = (extra[1] & DM_NAME_LIST_FLAG_HAS_UUID) ? (const char *)(extra + 2) : "";
+  return 1;
+}
+
+/* Device userdata, declared with the device objects below */
+static void push_device(lua_State *L);
+
 /*
-** list(with_uuids) -> list of {name=, major=, minor=, event_nr=?, uuid=?}
+** list(with_uuids, as_devices) -> list of {name=, major=, minor=,
+** event_nr=?, uuid=?}, or with as_devices, of DmDevices (fields dm_name,
+** major, minor, uuid; no uuid field when the device has none).
 ** The kernel reports event numbers and uuids in the list itself (dm 4.37
 ** and 4.46) when asked, which saves an ioctl per device; libdevmapper does
 ** not ask, so with with_uuids each uuid the list lacks is read here by an
 ** INFO ioctl (in C: get_all reads every device's uuid this way).
 */
 static int l_list(lua_State *L) {
-  int with_uuids = lua_toboolean(L, 1);
+  int with_uuids = lua_toboolean(L, 1), as_devices = lua_toboolean(L, 2);
   TaskBox *box = newtask(L, DM_DEVICE_LIST);
   struct dm_names *names;
   int i = 0;
@@ -375,44 +398,28 @@ static int l_list(lua_State *L) {
   names = dm_task_get_names(box->dmt);
   if (names != NULL && names->dev != 0) {
     for (;;) {
-      size_t nlen = strlen(names->name);
-      const char *after = names->name + nlen + 1;
-      uintptr_t aligned = ((uintptr_t)after + 7) & ~(uintptr_t)7;
-      const uint32_t *extra = (const uint32_t *)aligned;
+      uint32_t event_nr = 0;
+      const char *uuid;
+      char read_uuid[DM_UUID_LEN];
+      int has_extra = names_extra(names, &event_nr, &uuid);
+      /* a device removed since the list was read gets no uuid */
+      if (uuid == NULL && with_uuids && info_uuid(names->name, read_uuid)) uuid = read_uuid;
       lua_createtable(L, 0, 5);
-      lua_pushlstring(L, names->name, nlen);
-      lua_setfield(L, -2, "name");
+      lua_pushstring(L, names->name);
+      lua_setfield(L, -2, as_devices ? "dm_name" : "name");
       lua_pushinteger(L, major(names->dev));
       lua_setfield(L, -2, "major");
       lua_pushinteger(L, minor(names->dev));
       lua_setfield(L, -2, "minor");
-      /* the trailing fields are there only when the kernel sets a flag,
-      ** and only within this record */
-      int has_uuid = 0;
-      if (names->next == 0 || (const char *)(extra + 2) <= (const char *)names + names->next) {
-        uint32_t flags = extra[1];
-        if (flags & (DM_NAME_LIST_FLAG_HAS_UUID | DM_NAME_LIST_FLAG_DOESNT_HAVE_UUID)) {
-          lua_pushinteger(L, extra[0]);
-          lua_setfield(L, -2, "event_nr");
-        }
-        if (flags & DM_NAME_LIST_FLAG_HAS_UUID) {
-          lua_pushstring(L, (const char *)(extra + 2));
-          lua_setfield(L, -2, "uuid");
-          has_uuid = 1;
-        } else if (flags & DM_NAME_LIST_FLAG_DOESNT_HAVE_UUID) {
-          lua_pushliteral(L, "");
-          lua_setfield(L, -2, "uuid");
-          has_uuid = 1;
-        }
+      if (has_extra && !as_devices) {
+        lua_pushinteger(L, event_nr);
+        lua_setfield(L, -2, "event_nr");
       }
-      if (with_uuids && !has_uuid) {
-        /* a device removed since the list was read gets no uuid */
-        char uuid[DM_UUID_LEN];
-        if (info_uuid(names->name, uuid)) {
-          lua_pushstring(L, uuid);
-          lua_setfield(L, -2, "uuid");
-        }
+      if (uuid != NULL && (*uuid != '\0' || !as_devices)) {
+        lua_pushstring(L, uuid);
+        lua_setfield(L, -2, "uuid");
       }
+      if (as_devices) push_device(L);
       lua_rawseti(L, -2, ++i);
       if (names->next == 0) break;
       names = (struct dm_names *)((char *)names + names->next);
@@ -921,15 +928,20 @@ typedef struct {
   int removed;
 } Device;
 
-/* newdevice(fields) -> a DmDevice whose uservalue is `fields` */
-static int l_newdevice(lua_State *L) {
-  Device *d;
-  luaL_checktype(L, 1, LUA_TTABLE);
-  d = (Device *)lua_newuserdatauv(L, sizeof(Device), 1);
+/* replaces the fields table on top of the stack with a DmDevice that keeps it */
+static void push_device(lua_State *L) {
+  Device *d = (Device *)lua_newuserdatauv(L, sizeof(Device), 1);
   d->removed = 0;
-  lua_pushvalue(L, 1);
+  lua_rotate(L, -2, 1);
   lua_setiuservalue(L, -2, 1);
   luaL_setmetatable(L, DEVICE_MT);
+}
+
+/* newdevice(fields) -> a DmDevice whose uservalue is `fields` */
+static int l_newdevice(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  push_device(L);
   return 1;
 }
 

@@ -212,15 +212,10 @@ end
 --- Every dm device, of every target type.
 function DmDevice.get_all()
   -- with_uuids: where the kernel's list carries no uuids the C core reads
-  -- each one (an info ioctl per device, without a Lua table per info)
-  local list, msg, err = cdm.list(true)
-  if not list then raise_failure(msg, err) end
-  local devices = {}
-  for i, row in ipairs(list) do
-    local uuid = row.uuid
-    devices[i] = new_device({dm_name = row.name, major = row.major, minor = row.minor,
-      uuid = uuid ~= "" and uuid or nil})
-  end
+  -- each one (an info ioctl per device); as_devices: it makes the DmDevices
+  -- too, as get_all is read in loops over hundreds of devices
+  local devices, msg, err = cdm.list(true, true)
+  if not devices then raise_failure(msg, err) end
   return devices
 end
 

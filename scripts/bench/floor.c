@@ -4,8 +4,9 @@
 ** in the loop. Each operation issues the same ioctls, in the same order,
 ** with the same udev cookie handling as src/dm.c does for it:
 **
-**   create  CREATE (cookie, node made on create), RELOAD, RESUME (cookie),
-**           then INFO for the new device's fields (dm.create does this)
+**   create  CREATE (node made on create, no cookie, then update_nodes),
+**           RELOAD, RESUME (cookie), then INFO for the new device's fields
+**           (dm.create does this)
 **   remove  REMOVE (cookie)
 **   get_all LIST; INFO per device only when the list carries no uuid;
 **           TABLE per device, formatted as text (d.table)
@@ -109,7 +110,10 @@ static int create_device(const char *name, const char *uuid, uint64_t size, cons
   ok = dm_task_set_name(dmt, name);
   if (ok && uuid != NULL) ok = dm_task_set_uuid(dmt, uuid);
   if (ok) ok = dm_task_set_add_node(dmt, DM_ADD_NODE_ON_CREATE);
-  if (ok) ok = run_with_cookie(dmt);
+  if (ok) {
+    ok = dm_task_run(dmt);
+    dm_task_update_nodes();
+  }
   dm_task_destroy(dmt);
   if (!ok) return 0;
   dmt = dm_task_create(DM_DEVICE_RELOAD);
