@@ -77,3 +77,29 @@ describe("sts.busted leak guard", function()
     raises("ValueError", "before_each and after_each", guard.guard, {before_each = print})
   end)
 end)
+
+describe("sts.testkit.checks", function()
+  local run = require "helpers.run"
+
+  it("reports every check and exits 0 only when all held", function()
+    local chunk = [[
+      local check, report = require("sts.testkit").checks()
+      assert(check(1 + 1 == 2, "two") == true)
+      assert(check(false, "broken") == false)
+      assert(check(nil, "missing") == nil)
+      check(true, "after the failures")
+      os.exit(report())
+    ]]
+    local r = run.stslua({"-e", chunk})
+    assert.are.equal(1, r.rc, r.stderr)
+    assert.are.equal("  [ok] two\n  [FAIL] broken\n  [FAIL] missing\n  [ok] after the failures\n"
+      .. "FAIL: 2 check(s) failed\n", r.stdout)
+    r = run.stslua({"-e", [[
+      local check, report = require("sts.testkit").checks()
+      check(true, "fine")
+      os.exit(report())
+    ]]})
+    assert.are.equal(0, r.rc, r.stderr)
+    assert.are.equal("  [ok] fine\nPASS\n", r.stdout)
+  end)
+end)

@@ -14,12 +14,8 @@ local core = require "sts.core"
 
 local BLOCK = 128                        -- sectors: 64 KiB cache blocks
 local MiB = 1024 * 1024
-local failures = 0
 
-local function check(cond, what)
-  print(string.format("  [%s] %s", cond and "ok" or "FAIL", what))
-  if not cond then failures = failures + 1 end
-end
+local check, report = testkit.checks()
 
 local function write_direct(path, offset_mb, data)
   local r = core.proc.run({"dd", "of=" .. path, "bs=65536", "seek=" .. offset_mb * 16,
@@ -69,5 +65,4 @@ do
   check(read_direct(c.origin.path, 4, 4) == data, "the origin now holds the data")
 end
 
-print(failures == 0 and "PASS" or ("FAIL: " .. failures .. " check(s) failed"))
-os.exit(failures == 0 and 0 or 1)
+os.exit(report())

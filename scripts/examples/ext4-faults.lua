@@ -11,13 +11,9 @@
 local testkit = require "sts.testkit"
 local core = require "sts.core"
 
-local failures = 0
 local MiB = 1024 * 1024
 
-local function check(cond, what)
-  print(string.format("  [%s] %s", cond and "ok" or "FAIL", what))
-  if not cond then failures = failures + 1 end
-end
+local check, report = testkit.checks()
 
 local function run(argv)
   return core.proc.run(argv, {timeout = 120})
@@ -149,5 +145,4 @@ do
   mounted = false
 end
 
-print(failures == 0 and "PASS" or ("FAIL: " .. failures .. " check(s) failed"))
-os.exit(failures == 0 and 0 or 1)
+os.exit(report())

@@ -14,12 +14,8 @@ local core = require "sts.core"
 
 local BLOCK = 128
 local MiB = 1024 * 1024
-local failures = 0
 
-local function check(cond, what)
-  print(string.format("  [%s] %s", cond and "ok" or "FAIL", what))
-  if not cond then failures = failures + 1 end
-end
+local check, report = testkit.checks()
 
 -- O_DIRECT reads and writes through dd, so the data is on the devices
 local function write_direct(path, offset_mb, data)
@@ -109,5 +105,4 @@ do
   check(dmpd.thin_check(fixed).succeeded, "thin_check passes after the repaired pool went down")
 end
 
-print(failures == 0 and "PASS" or ("FAIL: " .. failures .. " check(s) failed"))
-os.exit(failures == 0 and 0 or 1)
+os.exit(report())

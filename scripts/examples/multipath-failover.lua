@@ -14,12 +14,8 @@ local testkit = require "sts.testkit"
 local dm = require "sts.dm"
 local core = require "sts.core"
 
-local failures = 0
 
-local function check(cond, what)
-  print(string.format("  [%s] %s", cond and "ok" or "FAIL", what))
-  if not cond then failures = failures + 1 end
-end
+local check, report = testkit.checks()
 
 -- 64 KiB of direct I/O at 1 MiB offset `mb`: 16 separate 4 KiB requests,
 -- so round-robin sends some down each path
@@ -111,5 +107,4 @@ do
     "the data reads the same through the multipath device and each path")
 end
 
-print(failures == 0 and "PASS" or ("FAIL: " .. failures .. " check(s) failed"))
-os.exit(failures == 0 and 0 or 1)
+os.exit(report())

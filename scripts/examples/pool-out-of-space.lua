@@ -17,12 +17,8 @@ local core = require "sts.core"
 
 local BLOCK = 128                      -- sectors: 64 KiB pool blocks
 local DATA_MB, EXTRA_MB = 8, 16        -- 128 blocks, then 384
-local failures = 0
 
-local function check(cond, what)
-  print(string.format("  [%s] %s", cond and "ok" or "FAIL", what))
-  if not cond then failures = failures + 1 end
-end
+local check, report = testkit.checks()
 
 -- dd with O_DIRECT: the write reaches the pool before dd returns
 local function dd_direct(path, seek_mb, mb)
@@ -126,5 +122,4 @@ do
 end
 -- both pools were thin_checked on the way out
 
-print(failures == 0 and "PASS" or ("FAIL: " .. failures .. " check(s) failed"))
-os.exit(failures == 0 and 0 or 1)
+os.exit(report())

@@ -9,12 +9,8 @@ local dmpd = require "sts.dmpd"
 
 local BLOCK = 128                       -- sectors: 64 KiB pool blocks
 local MiB = 1024 * 1024
-local failures = 0
 
-local function check(cond, what)
-  print(string.format("  [%s] %s", cond and "ok" or "FAIL", what))
-  if not cond then failures = failures + 1 end
-end
+local check, report = testkit.checks()
 
 local function write(path, offset, bytes, byte)
   local f = assert(io.open(path, "r+b"))
@@ -72,5 +68,4 @@ do
 end
 -- the pool went away above: its metadata was thin_checked on the way out
 
-print(failures == 0 and "PASS" or ("FAIL: " .. failures .. " check(s) failed"))
-os.exit(failures == 0 and 0 or 1)
+os.exit(report())
