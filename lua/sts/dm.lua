@@ -21,6 +21,7 @@ local dm = {}
 for name, value in pairs(targets) do dm[name] = value end
 
 local DmDevice = {}
+local LIST_DEVICES = {uuids = true, devices = true}
 local methods = {}
 local device_mt = cdm.device_metatable()
 
@@ -75,9 +76,12 @@ local function check_uuid(uuid)
   return uuid
 end
 
+-- no options (shared, never written)
+local NO_OPTS = setmetatable({}, {__newindex = function() error("NO_OPTS is read-only", 2) end})
+
 -- Rejects option fields not in `known` and values that are not `kinds`.
 local function check_opts(opts, known, what)
-  if opts == nil then return {} end
+  if opts == nil then return NO_OPTS end
   if type(opts) ~= "table" then value_error("%s options must be a table, got %s", what, type(opts)) end
   for key, value in pairs(opts) do
     local kind = known[key]
@@ -161,7 +165,7 @@ local function dm_name_of_kernel_name(kname)
   local devt = read_sysfs("/sys/class/block/" .. kname .. "/dev")
   if devt then
     local major, minor = devt:match("^(%d+):(%d+)")
-    local info = cdm.info(nil, tonumber(major), tonumber(minor))
+    local info = cdm.info_devno(tonumber(major), tonumber(minor))
     if info and info.exists then return info.name end
   end
   local ok, why = cdm.available()
@@ -211,10 +215,10 @@ end
 
 --- Every dm device, of every target type.
 function DmDevice.get_all()
-  -- with_uuids: where the kernel's list carries no uuids the C core reads
-  -- each one (an info ioctl per device); as_devices: it makes the DmDevices
-  -- too, as get_all is read in loops over hundreds of devices
-  local devices, msg, err = cdm.list(true, true)
+  -- uuids: where the kernel's list carries no uuids the C core reads each
+  -- one (an info ioctl per device); devices: it makes the DmDevices too, as
+  -- get_all is read in loops over hundreds of devices
+  local devices, msg, err = cdm.list(LIST_DEVICES)
   if not devices then raise_failure(msg, err) end
   return devices
 end
@@ -248,23 +252,23 @@ function getters.device_path(f)
   return path
 end
 
-local function live_rows(f, status, noflush)
-  local rows, msg, err = cdm.targets(f.dm_name, status, noflush)
-  if not rows then raise_failure(msg, err) end
-  return rows
-end
+-- The options of core.dm.table and core.dm.status, made once: d.table and
+-- d:status() are read in loops. As text the C core formats the rows, where
+-- a Lua table per row would cost more than the ioctl itself.
+local TEXT = {text = true}
+local NOFLUSH = {noflush = true}
+local NOFLUSH_TEXT = {noflush = true, text = true}
+local INACTIVE = {inactive = true}
 
--- The live table or status as text, formatted by the C core: d.table and
--- d:status() are read in loops, where a Lua table per row would cost more
--- than the ioctl itself.
-local function live_text(f, status, noflush)
-  local text, msg, err = cdm.targets(f.dm_name, status, noflush, false, true)
-  if not text then raise_failure(msg, err) end
-  return text
+-- cdm.table or cdm.status of a device with options, raising on failure
+local function live(query, f, opts)
+  local result, msg, err = query(f.dm_name, opts)
+  if not result then raise_failure(msg, err) end
+  return result
 end
 
 function getters.table(f)
-  local text = live_text(f, false)
+  local text = live(cdm.table, f, TEXT)
   if text == "" then return nil end
   return text
 end
@@ -273,7 +277,7 @@ end
 function getters.size(f)
   if f.size == nil then
     local total = 0
-    for _, r in ipairs(live_rows(f, false)) do total = total + r.size end
+    for _, r in ipairs(live(cdm.table, f)) do total = total + r.size end
     f.size = total * 512
   end
   return f.size
@@ -303,6 +307,21 @@ end
 
 -- methods ------------------------------------------------------------------
 
+-- The option tables of the C calls, made once (no table per call): the
+-- C core takes options, never positional flags.
+local C_READONLY = {readonly = true}
+local C_NOFLUSH_NOLOCKFS = {noflush = true, nolockfs = true}
+local C_SUSPEND = {[0] = nil, {noflush = true}, {nolockfs = true}, C_NOFLUSH_NOLOCKFS}
+local C_REMOVE = {[0] = nil, {retry = true}, {deferred = true}, {retry = true, deferred = true}}
+
+local function suspend_flags(opts)
+  return C_SUSPEND[(opts.noflush and 1 or 0) + (opts.nolockfs and 2 or 0)]
+end
+
+local function remove_flags(retry, deferred)
+  return C_REMOVE[(retry and 1 or 0) + (deferred and 2 or 0)]
+end
+
 local SUSPEND_OPTS = {noflush = "boolean", nolockfs = "boolean"}
 local REMOVE_OPTS = {force = "boolean", retry = "boolean", deferred = "boolean"}
 local RELOAD_OPTS = {noflush = "boolean", nolockfs = "boolean", readonly = "boolean"}
@@ -311,7 +330,7 @@ local RELOAD_OPTS = {noflush = "boolean", nolockfs = "boolean", readonly = "bool
 function methods.suspend(self, opts)
   local f = self_fields(self)
   opts = check_opts(opts, SUSPEND_OPTS, "suspend")
-  local ok, msg, err = cdm.suspend(f.dm_name, opts.noflush, opts.nolockfs)
+  local ok, msg, err = cdm.suspend(f.dm_name, suspend_flags(opts))
   if not ok then return fail(msg, err) end
   return true
 end
@@ -331,16 +350,16 @@ end
 function methods.remove(self, opts)
   local f = self_fields(self)
   opts = check_opts(opts, REMOVE_OPTS, "remove")
-  local ok, msg, err = cdm.remove(f.dm_name, opts.retry, opts.deferred)
+  local ok, msg, err = cdm.remove(f.dm_name, remove_flags(opts.retry, opts.deferred))
   if not ok and opts.force and err == E.EBUSY then
     local size = 0
-    local rows = cdm.targets(f.dm_name, false)
+    local rows = cdm.table(f.dm_name)
     for _, r in ipairs(rows or {}) do size = size + r.size end
     if size > 0 and cdm.load(f.dm_name, {{start = 0, size = size, type = "error", args = ""}}) then
-      cdm.suspend(f.dm_name, true, true)
+      cdm.suspend(f.dm_name, C_NOFLUSH_NOLOCKFS)
       cdm.resume(f.dm_name)
     end
-    ok, msg, err = cdm.remove(f.dm_name, true, opts.deferred)
+    ok, msg, err = cdm.remove(f.dm_name, remove_flags(true, opts.deferred))
   end
   if not ok then return fail(msg, err) end
   return true
@@ -350,7 +369,7 @@ end
 function methods.load(self, tbl, opts)
   local f = self_fields(self)
   opts = check_opts(opts, {readonly = "boolean"}, "load")
-  local ok, msg, err = cdm.load(f.dm_name, table_rows(tbl), opts.readonly)
+  local ok, msg, err = cdm.load(f.dm_name, table_rows(tbl), opts.readonly and C_READONLY or nil)
   if not ok then return fail(msg, err) end
   return true
 end
@@ -371,12 +390,12 @@ function methods.reload(self, tbl, opts)
   opts = check_opts(opts, RELOAD_OPTS, "reload")
   local rows = table_rows(tbl)
   local name = f.dm_name
-  local ok, msg, err = cdm.load(name, rows, opts.readonly)
+  local ok, msg, err = cdm.load(name, rows, opts.readonly and C_READONLY or nil)
   if not ok then
     cdm.clear(name)
     return fail(msg, err)
   end
-  ok, msg, err = cdm.suspend(name, opts.noflush, opts.nolockfs)
+  ok, msg, err = cdm.suspend(name, suspend_flags(opts))
   if not ok then
     cdm.clear(name)
     cdm.resume(name)
@@ -397,14 +416,14 @@ end
 function methods.status(self, opts)
   local f = self_fields(self)
   opts = check_opts(opts, {noflush = "boolean"}, "status")
-  return live_text(f, true, opts.noflush)
+  return live(cdm.status, f, opts.noflush and NOFLUSH_TEXT or TEXT)
 end
 
 --- d:status_rows{noflush=} -> list of {start=, size=, type=, args=} (args: the status)
 function methods.status_rows(self, opts)
   local f = self_fields(self)
   opts = check_opts(opts, {noflush = "boolean"}, "status_rows")
-  return live_rows(f, true, opts.noflush)
+  return live(cdm.status, f, opts.noflush and NOFLUSH or nil)
 end
 
 local function typed_targets(rows)
@@ -437,7 +456,7 @@ function methods.status_table(self, opts)
   local f = self_fields(self)
   opts = check_opts(opts, {noflush = "boolean"}, "status_table")
   local list = {}
-  for i, r in ipairs(live_rows(f, true, opts.noflush)) do
+  for i, r in ipairs(live(cdm.status, f, opts.noflush and NOFLUSH or nil)) do
     local st = status_parser().parse(r.type, r.args)
     st.start, st.size = r.start, r.size
     list[i] = st
@@ -447,15 +466,12 @@ end
 
 --- d:targets() -> the live table as typed target objects
 function methods.targets(self)
-  return typed_targets(live_rows(self_fields(self), false))
+  return typed_targets(live(cdm.table, self_fields(self)))
 end
 
 --- d:inactive_targets() -> the inactive table as typed targets (empty when none)
 function methods.inactive_targets(self)
-  local f = self_fields(self)
-  local rows, msg, err = cdm.targets(f.dm_name, false, false, true)
-  if not rows then raise_failure(msg, err) end
-  return typed_targets(rows)
+  return typed_targets(live(cdm.table, self_fields(self), INACTIVE))
 end
 
 --- d:info() -> {exists, suspended, read_only, open_count, event_nr, major,
@@ -518,7 +534,7 @@ end
 function methods.rename(self, new_name)
   local f = self_fields(self)
   check_name(new_name, "new name")
-  local ok, msg, err = cdm.rename(f.dm_name, new_name, false)
+  local ok, msg, err = cdm.rename(f.dm_name, new_name)
   if not ok then return fail(msg, err) end
   f.dm_name = new_name
   return true
@@ -528,7 +544,7 @@ end
 function methods.set_uuid(self, uuid)
   local f = self_fields(self)
   check_uuid(uuid)
-  local ok, msg, err = cdm.rename(f.dm_name, uuid, true)
+  local ok, msg, err = cdm.set_uuid(f.dm_name, uuid)
   if not ok then return fail(msg, err) end
   f.uuid = uuid
   return true
