@@ -25,6 +25,7 @@ static const Part parts[] = {
   {"dm", sts_open_dm},
   {"proc", sts_open_proc},
   {"loop", sts_open_loop},
+  {"time", sts_open_time},
   {NULL, NULL}
 };
 

@@ -193,33 +193,12 @@ static int l_sparse_file(lua_State *L) {
   return 1;
 }
 
-/* sleep_ms(ms): for brief waits in the Lua half */
-static int l_sleep_ms(lua_State *L) {
-  lua_Integer ms = luaL_checkinteger(L, 1);
-  struct timespec ts;
-  luaL_argcheck(L, ms >= 0, 1, "must be >= 0");
-  ts.tv_sec = (time_t)(ms / 1000);
-  ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-  while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
-  return 0;
-}
-
-/* monotonic_ms() -> milliseconds of CLOCK_MONOTONIC, for deadlines */
-static int l_monotonic_ms(lua_State *L) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  lua_pushinteger(L, (lua_Integer)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-  return 1;
-}
-
 static const luaL_Reg funcs[] = {
   {"attach", l_attach},
   {"detach", l_detach},
   {"backing", l_backing},
   {"size", l_size},
   {"sparse_file", l_sparse_file},
-  {"sleep_ms", l_sleep_ms},
-  {"monotonic_ms", l_monotonic_ms},
   {NULL, NULL}
 };
 

@@ -17,6 +17,7 @@ int sts_open_dm(lua_State *L);    /* dm.c: libdevmapper operations (adds device.
 int sts_open_device(lua_State *L);  /* device.c: the DmDevice object */
 int sts_open_proc(lua_State *L);  /* proc.c: process runner */
 int sts_open_loop(lua_State *L);  /* loop.c: loop device ioctls */
+int sts_open_time(lua_State *L);  /* time.c: monotonic clock, sleep */
 
 /* device.c: replaces the fields table on top of the stack with a DmDevice
 ** that keeps it as its uservalue */

@@ -48,7 +48,7 @@ local function fail(message, err)
 end
 
 local function value_error(fmt, ...)
-  errors.raise("ValueError", string.format(fmt, ...))
+  errors.raisef("ValueError", fmt, ...)
 end
 
 -- input checks -------------------------------------------------------------
@@ -76,24 +76,7 @@ local function check_uuid(uuid)
   return uuid
 end
 
--- no options (shared, never written)
-local NO_OPTS = setmetatable({}, {__newindex = function() error("NO_OPTS is read-only", 2) end})
-
--- Rejects option fields not in `known` and values that are not `kinds`.
-local function check_opts(opts, known, what)
-  if opts == nil then return NO_OPTS end
-  if type(opts) ~= "table" then value_error("%s options must be a table, got %s", what, type(opts)) end
-  for key, value in pairs(opts) do
-    local kind = known[key]
-    if not kind then
-      value_error("%s: unknown option '%s'", what, tostring(key))
-    end
-    if kind == "boolean" and type(value) ~= "boolean" then
-      value_error("%s: option '%s' must be a boolean, got %s", what, key, type(value))
-    end
-  end
-  return opts
-end
+local check_opts = errors.check_options
 
 local function is_target(value)
   return type(value) == "table" and type(value.type) == "string" and value.start ~= nil
@@ -322,6 +305,8 @@ local function remove_flags(retry, deferred)
   return C_REMOVE[(retry and 1 or 0) + (deferred and 2 or 0)]
 end
 
+local LOAD_OPTS = {readonly = "boolean"}
+local STATUS_OPTS = {noflush = "boolean"}
 local SUSPEND_OPTS = {noflush = "boolean", nolockfs = "boolean"}
 local REMOVE_OPTS = {force = "boolean", retry = "boolean", deferred = "boolean"}
 local RELOAD_OPTS = {noflush = "boolean", nolockfs = "boolean", readonly = "boolean"}
@@ -368,7 +353,7 @@ end
 --- d:load(table) -> true | fail: into the inactive slot only
 function methods.load(self, tbl, opts)
   local f = self_fields(self)
-  opts = check_opts(opts, {readonly = "boolean"}, "load")
+  opts = check_opts(opts, LOAD_OPTS, "load")
   local ok, msg, err = cdm.load(f.dm_name, table_rows(tbl), opts.readonly and C_READONLY or nil)
   if not ok then return fail(msg, err) end
   return true
@@ -415,14 +400,14 @@ end
 --- d:status{noflush=} -> the status text, one line per target
 function methods.status(self, opts)
   local f = self_fields(self)
-  opts = check_opts(opts, {noflush = "boolean"}, "status")
+  opts = check_opts(opts, STATUS_OPTS, "status")
   return live(cdm.status, f, opts.noflush and NOFLUSH_TEXT or TEXT)
 end
 
 --- d:status_rows{noflush=} -> list of {start=, size=, type=, args=} (args: the status)
 function methods.status_rows(self, opts)
   local f = self_fields(self)
-  opts = check_opts(opts, {noflush = "boolean"}, "status_rows")
+  opts = check_opts(opts, STATUS_OPTS, "status_rows")
   return live(cdm.status, f, opts.noflush and NOFLUSH or nil)
 end
 
@@ -454,7 +439,7 @@ end
 -- start and size)
 function methods.status_table(self, opts)
   local f = self_fields(self)
-  opts = check_opts(opts, {noflush = "boolean"}, "status_table")
+  opts = check_opts(opts, STATUS_OPTS, "status_table")
   local list = {}
   for i, r in ipairs(live(cdm.status, f, opts.noflush and NOFLUSH or nil)) do
     local st = status_parser().parse(r.type, r.args)
@@ -564,21 +549,27 @@ end
 
 -- module functions -----------------------------------------------------------
 
+local CREATE_OPTS = {uuid = "string", readonly = "boolean", notable = "boolean",
+  suspended = "boolean"}
+
 --- dm.create(name, table, {uuid=, readonly=, notable=, suspended=}) -> DmDevice
 -- table: a target, a list of targets or table text (ignored with notable).
 -- Atomic: when the kernel refuses the table no device is left behind.
 function dm.create(name, tbl, opts)
   check_name(name)
-  opts = check_opts(opts, {uuid = "string", readonly = "boolean", notable = "boolean",
-    suspended = "boolean"}, "create")
+  opts = check_opts(opts, CREATE_OPTS, "create")
   if opts.uuid ~= nil then check_uuid(opts.uuid) end
   local rows
   if not opts.notable then
     if tbl == nil then value_error("create %s: a table is needed (or notable=true)", name) end
     rows = table_rows(tbl)
   end
-  local ok, msg, err = cdm.create(name, rows,
-    {uuid = opts.uuid, readonly = opts.readonly, suspended = opts.suspended})
+  -- the C core takes the same options but notable (no rows says that)
+  local copts = opts
+  if opts.notable ~= nil then
+    copts = {uuid = opts.uuid, readonly = opts.readonly, suspended = opts.suspended}
+  end
+  local ok, msg, err = cdm.create(name, rows, copts ~= errors.NO_OPTIONS and copts or nil)
   if not ok then
     local okd, why = cdm.available()
     if not okd then errors.raise("DmUnavailableError", why, err) end
@@ -605,6 +596,123 @@ end
 function dm.available()
   return cdm.available()
 end
+
+-- removing by name ----------------------------------------------------------
+
+-- libdevmapper logs each attempt of a retried remove, so the message
+-- can hold the same "...: Device or resource busy" many times: keep each
+-- distinct part once.
+local function distinct_parts(msg)
+  local seen, parts = {}, {}
+  for part in (tostring(msg) .. "; "):gmatch("(.-); ") do
+    if not seen[part] then
+      seen[part] = true
+      parts[#parts + 1] = part
+    end
+  end
+  return table.concat(parts, "; ")
+end
+
+--- Removes the device named `name`, resuming it first when it is suspended
+-- (a suspended device would hang the remove's flush). A device that does
+-- not exist counts as removed. A device briefly held open is retried for
+-- about a second (see `DmDevice:remove`).
+-- @tparam string name the mapper name
+-- @treturn boolean|nil true, or nil, message, errno
+function dm.remove_by_name(name)
+  check_name(name)
+  local info = cdm.info(name)
+  if not info or not info.exists then return true end
+  if info.suspended then cdm.resume(name) end
+  local ok, msg, err = cdm.remove(name)
+  if not ok then
+    if not_found_errno(err) then return true end
+    return nil, distinct_parts(msg), err
+  end
+  return true
+end
+
+--- The info of the device named `name` without making a DmDevice.
+-- @tparam string name the mapper name
+-- @treturn table as `DmDevice:info`; {exists=false} when there is none
+function dm.info(name)
+  check_name(name)
+  local info, msg, err = cdm.info(name)
+  if not info then raise_failure(msg, err) end
+  return info
+end
+
+--- The mapper names of the devices whose name starts with `prefix`.
+-- @tparam string prefix
+-- @treturn {string,...} names, in the kernel's order
+function dm.names_with_prefix(prefix)
+  if type(prefix) ~= "string" then value_error("names_with_prefix: prefix must be a string") end
+  local rows, msg, err = cdm.list()
+  if not rows then raise_failure(msg, err) end
+  local names = {}
+  for _, row in ipairs(rows) do
+    if row.name:sub(1, #prefix) == prefix then names[#names + 1] = row.name end
+  end
+  return names
+end
+
+--- Removes devices by name until none of them is left or no pass makes
+-- progress: a device held by another one of the set goes once its holder
+-- has gone, so stacks come down top first in any order. Devices held open
+-- by something outside the set are left and reported.
+-- @tparam string|{string,...} which a name prefix, or a list of names
+-- @treturn {string,...} the names removed
+-- @treturn {{name=,message=,errno=},...} those still there
+function dm.sweep(which)
+  local function pending()
+    if type(which) == "string" then
+      if which == "" then value_error("sweep: the prefix is empty") end
+      return dm.names_with_prefix(which)
+    end
+    if type(which) ~= "table" then
+      value_error("sweep: expected a name prefix or a list of names, got %s", type(which))
+    end
+    local names = {}
+    for i, name in ipairs(which) do
+      names[i] = check_name(name)
+    end
+    return names
+  end
+  local removed, gone = {}, {}
+  local left
+  repeat
+    local progress = false
+    left = {}
+    for _, name in ipairs(pending()) do
+      if not gone[name] then
+        local info = cdm.info(name)
+        if not info or not info.exists then
+          gone[name] = true
+        elseif info.open_count > 0 then
+          left[#left + 1] = {name = name, message = name .. " is open", errno = E.EBUSY}
+        else
+          local ok, msg, err = dm.remove_by_name(name)
+          if ok then
+            gone[name], progress = true, true
+            removed[#removed + 1] = name
+          else
+            left[#left + 1] = {name = name, message = msg, errno = err}
+          end
+        end
+      end
+    end
+  until not progress
+  return removed, left
+end
+
+--- The errno values sts errors carry, by name (`dm.errno.EBUSY`).
+dm.errno = {}
+for name, value in pairs(E) do dm.errno[name] = value end
+
+--- The longest mapper name the kernel takes, in bytes.
+dm.NAME_MAX = cdm.NAME_MAX
+--- The longest uuid the kernel takes, in bytes.
+dm.UUID_MAX = cdm.UUID_MAX
 
 dm.DmDevice = DmDevice
 dm.check_name = check_name

@@ -20,7 +20,7 @@ Loop.__name = "sts.Loop"
 local CREATE_FIELDS = {size_mb = true, size = true, file = true, read_only = true, dir = true}
 
 local function value_error(fmt, ...)
-  errors.raise("ValueError", string.format(fmt, ...))
+  errors.raisef("ValueError", fmt, ...)
 end
 
 --- loop.create{size_mb=, size=, file=, read_only=, dir=} -> Loop
@@ -122,6 +122,30 @@ function loop.list()
     n = n + 1
   end
   return list
+end
+
+--- Detaches the loop device at `path` (for devices no Loop object holds).
+-- @tparam string path "/dev/loopN"
+-- @treturn boolean|nil true, or nil, message, errno
+function loop.detach(path)
+  if type(path) ~= "string" then value_error("loop.detach: path must be a string") end
+  return cloop.detach(path)
+end
+
+--- The backing file name the kernel reports for the loop device at `path`.
+-- @tparam string path "/dev/loopN"
+-- @treturn string|nil the name, or nil, message, errno
+function loop.backing_file(path)
+  if type(path) ~= "string" then value_error("loop.backing_file: path must be a string") end
+  return cloop.backing(path)
+end
+
+--- The size in bytes of a block device or a file.
+-- @tparam string path
+-- @treturn integer|nil bytes, or nil, message, errno
+function loop.size_of(path)
+  if type(path) ~= "string" then value_error("loop.size_of: path must be a string") end
+  return cloop.size(path)
 end
 
 loop.Loop = Loop

@@ -14,7 +14,7 @@
 local core = require("sts.core")
 local loop = require("sts.loop")
 
-local cdm, now_ms = core.dm, core.loop.monotonic_ms
+local cdm, now_ms = core.dm, core.time.now_ms
 local N = math.tointeger(tonumber(arg[1] or "100"))
 if not N or N < 1 then
   io.stderr:write("usage: profile.lua [N]\n")
