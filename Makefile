@@ -45,7 +45,7 @@ HEADERS   := $(wildcard src/*.h)
 STSLUA  := $(BUILD)/stslua
 COREMOD := $(BUILD)/sts/core.so
 
-.PHONY: all deps check check-host check-kernel demo install uninstall clean asan
+.PHONY: all deps check check-host demo install uninstall clean asan
 
 all: $(STSLUA) $(COREMOD)
 

@@ -12,9 +12,9 @@
 **
 ** Everything a run owns (pipe ends, output buffers, the child) lives in a
 ** boxed userdata created before anything is acquired; its one idempotent
-** close function serves __gc and __close and also the normal end of a run,
-** so a Lua error raised halfway (out of memory while pushing a result)
-** leaks nothing and leaves no zombie.
+** close function serves __gc (the box never reaches Lua code) and the
+** normal end of a run, so a Lua error raised halfway (out of memory while
+** pushing a result) leaks nothing and leaves no zombie.
 **
 ** SIGPIPE: writing to a child that closed its stdin must not kill us, and
 ** the process-wide disposition must not change. SIGPIPE is blocked around
@@ -703,7 +703,6 @@ static int proc_which(lua_State *L) {
 
 static const luaL_Reg run_meta[] = {
   {"__gc", run_gc},
-  {"__close", run_gc},
   {NULL, NULL}
 };
 
