@@ -3,6 +3,7 @@
 ** Only stitches the per-concern openers together; each file owns its part.
 */
 #include <stdarg.h>
+#include <string.h>
 
 #include "sts.h"
 
@@ -14,6 +15,16 @@ int sts_pushfail(lua_State *L, int err, const char *fmt, ...) {
   va_end(ap);
   lua_pushinteger(L, err);
   return 3;
+}
+
+int sts_optindex(lua_State *L, const char *fn, const char *const names[]) {
+  int i;
+  if (lua_type(L, -2) != LUA_TSTRING)
+    return luaL_error(L, "bad option to '%s' (field names must be strings, got %s)", fn,
+                      luaL_typename(L, -2));
+  for (i = 0; names[i] != NULL; i++)
+    if (strcmp(lua_tostring(L, -2), names[i]) == 0) return i;
+  return luaL_error(L, "bad option to '%s' (unknown field '%s')", fn, lua_tostring(L, -2));
 }
 
 typedef struct {

@@ -194,25 +194,18 @@ static const char *check_uuid(lua_State *L, int arg) {
 ** known[i] is true. Options named in `strings` (a mask of the same bits)
 ** must be strings, the others booleans. Read raw (lua_next), once.
 */
-static unsigned check_opts(lua_State *L, int arg, const char *const known[], unsigned strings) {
+static unsigned check_opts(lua_State *L, int arg, const char *fn, const char *const known[],
+                           unsigned strings) {
   unsigned flags = 0;
   if (lua_isnoneornil(L, arg)) return 0;
   luaL_checktype(L, arg, LUA_TTABLE);
   lua_pushnil(L);
   while (lua_next(L, arg) != 0) {
-    int i, which = -1;
-    if (lua_type(L, -2) != LUA_TSTRING)
-      luaL_argerror(L, arg, "option names must be strings");
-    for (i = 0; known[i] != NULL; i++)
-      if (strcmp(lua_tostring(L, -2), known[i]) == 0) which = i;
-    if (which < 0)
-      luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s'", lua_tostring(L, -2)));
-    if ((strings >> which) & 1u) {
-      if (lua_type(L, -1) != LUA_TSTRING)
-        luaL_argerror(L, arg, lua_pushfstring(L, "option '%s' must be a string", known[which]));
-    } else if (lua_type(L, -1) != LUA_TBOOLEAN) {
-      luaL_argerror(L, arg, lua_pushfstring(L, "option '%s' must be a boolean", known[which]));
-    }
+    int which = sts_optindex(L, fn, known);
+    int want = ((strings >> which) & 1u) ? LUA_TSTRING : LUA_TBOOLEAN;
+    if (lua_type(L, -1) != want)
+      luaL_error(L, "bad option '%s' to '%s' (%s expected, got %s)", known[which], fn,
+                 lua_typename(L, want), luaL_typename(L, -1));
     if (lua_toboolean(L, -1)) flags |= 1u << which;
     lua_pop(L, 1);
   }
@@ -390,7 +383,7 @@ enum { LIST_UUIDS = 1, LIST_DEVICES = 2 };
 */
 static int l_list(lua_State *L) {
   static const char *const known[] = {"uuids", "devices", NULL};
-  unsigned opts = check_opts(L, 1, known, 0);
+  unsigned opts = check_opts(L, 1, "list", known, 0);
   int with_uuids = (opts & LIST_UUIDS) != 0, as_devices = (opts & LIST_DEVICES) != 0;
   Task *t = task_new(L, DM_DEVICE_LIST, NULL, "list", "devices");
   struct dm_names *names;
@@ -543,7 +536,7 @@ static int push_targets(lua_State *L, int type, const char *op, const char *name
 static int l_table(lua_State *L) {
   static const char *const known[] = {"text", "inactive", NULL};
   const char *name = check_name(L, 1);
-  unsigned opts = check_opts(L, 2, known, 0);
+  unsigned opts = check_opts(L, 2, "table", known, 0);
   unsigned flags = ((opts & 1) ? ROWS_TEXT : 0) | ((opts & 2) ? ROWS_INACTIVE : 0);
   return push_targets(L, DM_DEVICE_TABLE, "table of", name, flags);
 }
@@ -552,7 +545,7 @@ static int l_table(lua_State *L) {
 static int l_status(lua_State *L) {
   static const char *const known[] = {"text", "noflush", NULL};
   const char *name = check_name(L, 1);
-  unsigned opts = check_opts(L, 2, known, 0);
+  unsigned opts = check_opts(L, 2, "status", known, 0);
   unsigned flags = ((opts & 1) ? ROWS_TEXT : 0) | ((opts & 2) ? ROWS_NOFLUSH : 0);
   return push_targets(L, DM_DEVICE_STATUS, "status of", name, flags);
 }
@@ -626,7 +619,7 @@ static int l_create(lua_State *L) {
   Task *t;
   int ok;
   lua_settop(L, 3);
-  opts = check_opts(L, 3, known, CREATE_UUID);
+  opts = check_opts(L, 3, "create", known, CREATE_UUID);
   if (opts & CREATE_UUID) {
     lua_pushliteral(L, "uuid");
     lua_rawget(L, 3);
@@ -671,7 +664,7 @@ static int l_create(lua_State *L) {
 static int l_load(lua_State *L) {
   static const char *const known[] = {"readonly", NULL};
   const char *name = check_name(L, 1);
-  unsigned opts = check_opts(L, 3, known, 0);
+  unsigned opts = check_opts(L, 3, "load", known, 0);
   size_t n;
   const Row *rows = read_targets(L, 2, &n);
   return load_rows(L, name, rows, n, (opts & 1) != 0);
@@ -685,7 +678,7 @@ static int l_clear(lua_State *L) {
 static int l_suspend(lua_State *L) {
   static const char *const known[] = {"noflush", "nolockfs", NULL};
   const char *name = check_name(L, 1);
-  unsigned opts = check_opts(L, 2, known, 0);
+  unsigned opts = check_opts(L, 2, "suspend", known, 0);
   Task *t = task_new(L, DM_DEVICE_SUSPEND, name, "suspend", NULL);
   int ok = t->dmt != NULL;
   if (ok && (opts & 1)) ok = dm_task_no_flush(t->dmt);
@@ -707,7 +700,7 @@ static int l_resume(lua_State *L) {
 static int l_remove(lua_State *L) {
   static const char *const known[] = {"retry", "deferred", NULL};
   const char *name = check_name(L, 1);
-  unsigned opts = check_opts(L, 2, known, 0);
+  unsigned opts = check_opts(L, 2, "remove", known, 0);
   int retry = (opts & 1) != 0, deferred = (opts & 2) != 0;
   int attempt;
   for (attempt = 0;; attempt++) {

@@ -184,14 +184,8 @@ static void check_opts(lua_State *L, int idx, Opts *o) {
   luaL_checktype(L, idx, LUA_TTABLE);
   lua_pushnil(L);
   while (lua_next(L, idx) != 0) {
-    const char *key;
-    int which = -1, i;
-    if (lua_type(L, -2) != LUA_TSTRING)
-      luaL_error(L, "bad option to 'run' (field names must be strings, got %s)",
-                 luaL_typename(L, -2));
-    key = lua_tostring(L, -2);
-    for (i = 0; opt_names[i] != NULL; i++)
-      if (strcmp(key, opt_names[i]) == 0) which = i;
+    int which = sts_optindex(L, "run", opt_names);
+    const char *key = opt_names[which];
     switch (which) {
       case 0:  /* stdin */
         if (lua_toboolean(L, -1)) {

@@ -42,6 +42,13 @@ int sts_pushfail(lua_State *L, int err, const char *fmt, ...)
 #endif
   ;
 
+/*
+** Inside a lua_next loop over an options table: the index in `names`
+** (NULL-terminated) of the key at -2, or raises "bad option to 'FN'
+** (unknown field 'x')". The one check of option names in the C core.
+*/
+int sts_optindex(lua_State *L, const char *fn, const char *const names[]);
+
 /* luaopen of the C core; linked into stslua and built as sts/core.so */
 int luaopen_sts_core(lua_State *L);
 

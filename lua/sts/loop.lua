@@ -28,10 +28,8 @@ end
 -- $TMPDIR or /tmp) that remove() deletes; file= attaches an existing file,
 -- which remove() leaves in place. Raises DeviceError on failure.
 function loop.create(opts)
-  if type(opts) ~= "table" then value_error("loop.create: expected a table of options") end
-  for key in pairs(opts) do
-    if not CREATE_FIELDS[key] then value_error("loop.create: unknown option '%s'", tostring(key)) end
-  end
+  if opts == nil then value_error("loop.create: expected a table of options") end
+  errors.check_options(opts, CREATE_FIELDS, "loop.create")
   local bytes
   if opts.size_mb ~= nil then
     -- bounded so that the size in bytes cannot overflow
