@@ -12,14 +12,17 @@
 ** itself is device.c.
 */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,6 +53,55 @@ typedef struct {
 
 enum { TASK_PLAIN = 0, TASK_COOKIE = 1 };
 
+/* the path of the control node, /dev/mapper/control */
+static const char *control_path(char *buf, size_t size) {
+  snprintf(buf, size, "%s/%s", dm_dir(), DM_CONTROL_NODE);
+  return buf;
+}
+
+/*
+** Why libdevmapper could not make a task: dm_task_create checks the
+** driver's version first, and when that fails it has logged text but no
+** errno (and says nothing at all on later calls). The control node tells:
+** no node or no driver (ENOENT, ENODEV, ENXIO), no permission (EACCES);
+** when it opens, the driver answered and the versions do not match (EPROTO).
+*/
+static int task_create_errno(void) {
+  char path[PATH_MAX];
+  int fd;
+  if (sts_dmlog_errno() != 0) return sts_dmlog_errno();
+  fd = open(control_path(path, sizeof path), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return errno;
+  close(fd);
+  return EPROTO;
+}
+
+/*
+** libdevmapper opens its control descriptor without O_CLOEXEC: once it is
+** open (after the first task ran), mark it close-on-exec, so that no
+** program started by other means (io.popen, os.execute) inherits it. Our
+** own runner closes everything above 2 in the child anyway. The descriptor
+** is process-wide, and so is this flag.
+*/
+static void control_cloexec(void) {
+  static int done;
+  char path[PATH_MAX];
+  struct stat ctl;
+  struct dirent *e;
+  DIR *d;
+  if (done || stat(control_path(path, sizeof path), &ctl) != 0) return;
+  if ((d = opendir("/proc/self/fd")) == NULL) return;
+  while ((e = readdir(d)) != NULL) {
+    struct stat st;
+    int fd = atoi(e->d_name), flags;
+    if (fd <= 2 || fd == dirfd(d) || fstat(fd, &st) != 0) continue;
+    if (!S_ISCHR(st.st_mode) || st.st_rdev != ctl.st_rdev) continue;
+    flags = fcntl(fd, F_GETFD);
+    if (flags >= 0 && fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == 0) done = 1;
+  }
+  closedir(d);
+}
+
 static void task_end(Task *t) {
   if (t->dmt != NULL) {
     dm_task_destroy(t->dmt);
@@ -78,7 +130,7 @@ static Task *task_new(lua_State *L, int type, const char *name, const char *op,
   sts_dmlog_reset();
   t->dmt = dm_task_create(type);
   if (t->dmt == NULL) {
-    t->err = sts_dmlog_errno() != 0 ? sts_dmlog_errno() : ENOMEM;
+    t->err = task_create_errno();
   } else if (name != NULL && !dm_task_set_name(t->dmt, name)) {
     t->err = sts_dmlog_errno() != 0 ? sts_dmlog_errno() : EINVAL;
     task_end(t);
@@ -93,10 +145,14 @@ static int task_run(Task *t, int flags) {
   uint32_t cookie = 0;
   int ok;
   if (t->dmt == NULL) return 0;
-  if (!(flags & TASK_COOKIE)) return dm_task_run(t->dmt);
-  if (!dm_task_set_cookie(t->dmt, &cookie, 0)) return 0;
-  ok = dm_task_run(t->dmt);
-  (void)dm_udev_wait(cookie);
+  if (!(flags & TASK_COOKIE)) {
+    ok = dm_task_run(t->dmt);
+  } else {
+    if (!dm_task_set_cookie(t->dmt, &cookie, 0)) return 0;
+    ok = dm_task_run(t->dmt);
+    (void)dm_udev_wait(cookie);
+  }
+  control_cloexec();
   return ok;
 }
 
@@ -147,7 +203,7 @@ static int info_of(const char *name, struct dm_info *info, char uuid[DM_UUID_LEN
   struct dm_task *dmt = dm_task_create(DM_DEVICE_INFO);
   int ok;
   if (dmt == NULL) {
-    *err = sts_dmlog_errno() != 0 ? sts_dmlog_errno() : ENOMEM;
+    *err = task_create_errno();
     return 0;
   }
   ok = dm_task_set_name(dmt, name) && dm_task_run(dmt) && dm_task_get_info(dmt, info);
@@ -591,15 +647,51 @@ static int simple_op(lua_State *L, int type, const char *op, const char *name, i
   return task_done(L, t);
 }
 
+/*
+** The one retry policy for a busy device. A short-lived opener (blkid, a
+** udev rule) makes the kernel answer EBUSY, so the remove is tried again
+** after 25, 50, 100, 200, 200, ... ms, for at most REMOVE_BUDGET_MS in all
+** (REMOVE_LONG_BUDGET_MS with retry=true). libdevmapper's own retry
+** (dm_task_retry_remove) is never asked for: it would multiply with ours.
+** A signal (EINTR in the sleep) ends the retries at once.
+*/
+#define REMOVE_BUDGET_MS 1000
+#define REMOVE_LONG_BUDGET_MS 5000
+
+static long ms_since(const struct timespec *t0) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - t0->tv_sec) * 1000L + (now.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+/* removes name under the retry policy; pushes true or the failure */
+static int remove_device(lua_State *L, const char *name, int deferred, long budget_ms) {
+  struct timespec t0;
+  int attempt;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (attempt = 0;; attempt++) {
+    Task *t = task_new(L, DM_DEVICE_REMOVE, name, "remove", NULL);
+    int ok = t->dmt != NULL, err;
+    long left, step = 25L << (attempt < 3 ? attempt : 3);
+    struct timespec ts;
+    if (ok && deferred) ok = dm_task_deferred_remove(t->dmt);
+    if (ok && task_run(t, TASK_COOKIE)) return task_done(L, t);
+    err = task_errno(t);
+    left = budget_ms - ms_since(&t0);
+    if (err != EBUSY || deferred || left <= 0) return task_fail(L, t, err);
+    if (step > left) step = left;
+    ts.tv_sec = step / 1000;
+    ts.tv_nsec = (step % 1000) * 1000000L;
+    if (nanosleep(&ts, NULL) != 0 && errno == EINTR) return task_fail(L, t, EINTR);
+    task_end(t);
+    lua_pop(L, 1);
+  }
+}
+
 /* removes name, quietly: used to undo a half-made create */
 static void undo_create(lua_State *L, const char *name) {
   int top = lua_gettop(L);
-  Task *t = task_new(L, DM_DEVICE_REMOVE, name, "remove", NULL);
-  if (t->dmt != NULL) {
-    (void)dm_task_retry_remove(t->dmt);
-    (void)task_run(t, TASK_COOKIE);
-  }
-  task_end(t);
+  (void)remove_device(L, name, 0, REMOVE_BUDGET_MS);
   lua_settop(L, top);
 }
 
@@ -692,30 +784,15 @@ static int l_resume(lua_State *L) {
 }
 
 /*
-** remove(name, {retry=, deferred=}) -> true | fail
-** A short-lived opener (blkid, a udev rule) makes the kernel answer EBUSY;
-** so a busy device is retried a few times over about a second before the
-** failure is reported; retry=true asks libdevmapper for its longer retry.
+** remove(name, {retry=, deferred=}) -> true | fail. A busy device is
+** retried for about a second, five with retry (see remove_device).
 */
 static int l_remove(lua_State *L) {
   static const char *const known[] = {"retry", "deferred", NULL};
   const char *name = check_name(L, 1);
   unsigned opts = check_opts(L, 2, "remove", known, 0);
-  int retry = (opts & 1) != 0, deferred = (opts & 2) != 0;
-  int attempt;
-  for (attempt = 0;; attempt++) {
-    Task *t = task_new(L, DM_DEVICE_REMOVE, name, "remove", NULL);
-    int ok = t->dmt != NULL, err;
-    struct timespec ts = {0, 25000000L << (attempt < 3 ? attempt : 3)};
-    if (ok && retry) ok = dm_task_retry_remove(t->dmt);
-    if (ok && deferred) ok = dm_task_deferred_remove(t->dmt);
-    if (ok && task_run(t, TASK_COOKIE)) return task_done(L, t);
-    err = task_errno(t);
-    if (err != EBUSY || deferred || attempt == 7) return task_fail(L, t, err);
-    task_end(t);
-    lua_pop(L, 1);
-    nanosleep(&ts, NULL);
-  }
+  return remove_device(L, name, (opts & 2) != 0,
+                       (opts & 1) ? REMOVE_LONG_BUDGET_MS : REMOVE_BUDGET_MS);
 }
 
 /* message(name, sector, text) -> response text, or true when none */
@@ -762,12 +839,6 @@ static int l_set_uuid(lua_State *L) {
   return task_done(L, t);
 }
 
-static long ms_since(const struct timespec *t0) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (now.tv_sec - t0->tv_sec) * 1000L + (now.tv_nsec - t0->tv_nsec) / 1000000L;
-}
-
 /*
 ** wait_event(name, event_nr, timeout_ms) -> the new event number, or nil,
 ** "timeout"; nil, message, errno on failure.  libdevmapper's WAITEVENT
@@ -775,6 +846,7 @@ static long ms_since(const struct timespec *t0) {
 ** control-device descriptor armed with DM_DEV_ARM_POLL becomes readable
 ** when any dm device raises an event after the arming; each wake-up
 ** re-reads the device's own event number.  timeout_ms < 0: no limit.
+** A signal ends the wait: nil, message, EINTR.
 */
 static int l_wait_event(lua_State *L) {
   const char *name = check_name(L, 1);
@@ -782,10 +854,9 @@ static int l_wait_event(lua_State *L) {
   lua_Integer timeout = luaL_optinteger(L, 3, -1);
   struct timespec t0;
   int fd, err = 0;
-  char path[sizeof "/dev/mapper/control" + 64];
-  snprintf(path, sizeof path, "%s/%s", dm_dir(), DM_CONTROL_NODE);
+  char path[PATH_MAX];
   sts_dmlog_reset();
-  fd = open(path, O_RDWR | O_CLOEXEC);
+  fd = open(control_path(path, sizeof path), O_RDWR | O_CLOEXEC);
   if (fd < 0) return sts_dmfail(L, "wait for an event of", name, errno);
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for (;;) {
@@ -823,8 +894,10 @@ static int l_wait_event(lua_State *L) {
     pfd.events = POLLIN;
     pfd.revents = 0;
     r = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-    if (r < 0 && errno != EINTR) {
+    if (r < 0) {
+      /* EINTR too: back to Lua, where the interrupt hook (Ctrl-C) fires */
       err = errno;
+      sts_dmlog_reset();
       break;
     }
   }

@@ -7,15 +7,20 @@
 
 #include "sts.h"
 
-/* sleep_ms(ms): sleeps ms milliseconds */
+/*
+** sleep_ms(ms) -> true, or nil, "interrupted", EINTR when a signal ended
+** the sleep early: back in Lua the interrupt hook (Ctrl-C) fires.
+*/
 static int l_sleep_ms(lua_State *L) {
   lua_Integer ms = luaL_checkinteger(L, 1);
   struct timespec ts;
   luaL_argcheck(L, ms >= 0, 1, "must be >= 0");
   ts.tv_sec = (time_t)(ms / 1000);
   ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-  while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
-  return 0;
+  if (nanosleep(&ts, NULL) != 0 && errno == EINTR)
+    return sts_pushfail(L, EINTR, "interrupted");
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 /* now_ms() -> milliseconds of CLOCK_MONOTONIC */

@@ -13,8 +13,10 @@ function time.now_ms()
   return ctime.now_ms()
 end
 
---- Sleeps `ms` milliseconds.
+--- Sleeps `ms` milliseconds. A signal ends the sleep early (and Ctrl-C
+-- then stops the script).
 -- @tparam integer ms milliseconds, >= 0
+-- @treturn boolean|nil true, or nil, "interrupted", EINTR
 function time.sleep_ms(ms)
   return ctime.sleep_ms(ms)
 end

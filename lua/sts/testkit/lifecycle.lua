@@ -42,7 +42,9 @@ end
 -- @tparam integer size_mb
 -- @treturn Loop
 function lifecycle.new_loop(size_mb)
-  local lo = loop.create{size_mb = size_mb}
+  -- the backing file carries the run's prefix, so that cleanup_leftovers
+  -- of another run leaves it alone
+  local lo = loop.create{size_mb = size_mb, tag = lifecycle.prefix}
   made_loops[lo.path] = true
   return lo
 end
@@ -73,15 +75,47 @@ end
 local Fixture = {}
 Fixture.__index = Fixture
 
+-- The warning a failed teardown adds to the error already on its way.
+local function with_warning(err, name, why)
+  local warning = string.format("\n  (warning: teardown of %s failed too: %s)", name, tostring(why))
+  if type(err) == "table" and type(err.message) == "string" then
+    err.message = err.message .. warning  -- an sts error, or any error with a message
+    return err, false
+  end
+  if type(err) == "string" then return err .. warning, true end
+  return err, false
+end
+
+--- The close metamethod of fixtures. Leaving the scope normally, a failed
+-- teardown raises as any failure does. Leaving it by an error, the
+-- teardown runs under pcall and its failure is appended to that error as
+-- a warning: the test's own error is what gets reported, never replaced.
+-- @tparam table self the fixture
+-- @param err the error pending, or nil
+function lifecycle.close(self, err)
+  if err == nil then
+    self:remove()
+    return
+  end
+  local ok, why = pcall(self.remove, self)
+  if ok then return end
+  local name = tostring(rawget(self, "name") or getmetatable(self).__name)
+  local combined, reraise = with_warning(err, name, why)
+  if reraise then error(combined, 0) end  -- a string cannot be changed in place
+  if combined == err and type(err) ~= "table" then
+    io.stderr:write("warning: teardown of ", name, " failed: ", tostring(why), "\n")
+  end
+end
+
 --- A fixture class named `name`: instances need a remove(); the close
--- metamethod calls it.
+-- metamethod calls it (see `lifecycle.close`).
 -- @tparam string name the class name (its __name)
 -- @treturn table the class, to fill with methods
 function lifecycle.class(name)
   local c = setmetatable({}, {__index = Fixture})
   c.__index = c
   c.__name = name
-  c.__close = function(self) self:remove() end
+  c.__close = lifecycle.close
   return c
 end
 
@@ -166,6 +200,12 @@ function lifecycle.cleanup()
   return problems
 end
 
+-- The kit's loop backing files: "sts-loop-<run prefix>XXXXXX".
+local function kit_loop_file(file, prefix)
+  local base = type(file) == "string" and file:gsub(" %(deleted%)$", ""):match("/(sts%-loop%-[^/]*)$")
+  return base ~= nil and base:sub(1, #"sts-loop-" + #prefix) == "sts-loop-" .. prefix
+end
+
 --- Detaches the loop device at `path` and deletes its backing file when it
 -- is one of the kit's "sts-loop-" files.
 -- @tparam string path "/dev/loopN"
@@ -173,13 +213,15 @@ end
 -- @treturn boolean true when detached
 function lifecycle.detach_kit_loop(path, file)
   if not loop.detach(path) then return false end
-  if type(file) == "string" and file:match("/sts%-loop%-[^/]*$") then os.remove(file) end
+  if kit_loop_file(file, "") then os.remove((file:gsub(" %(deleted%)$", ""))) end
   return true
 end
 
 --- For what a killed process (SIGKILL) leaves: removes every dm device
 -- whose name starts with prefix (default "sts-"), top of each stack first,
--- and detaches loop devices over the kit's "sts-loop-" files, deleting them.
+-- and detaches the loop devices over the kit's backing files of that
+-- prefix ("sts-loop-<prefix>..."), deleting them. What another run made
+-- (another prefix, "sts-<its pid>-") is left alone.
 -- @tparam[opt] string prefix
 -- @treturn {string,...} the names removed
 function lifecycle.cleanup_leftovers(prefix)
@@ -189,7 +231,7 @@ function lifecycle.cleanup_leftovers(prefix)
   end
   local removed = dm.sweep(prefix)
   for _, lo in ipairs(loop.list()) do
-    if lo.file and lo.file:match("/sts%-loop%-[^/]*$") then
+    if kit_loop_file(lo.file, prefix) then
       if lifecycle.detach_kit_loop(lo.path, lo.file) then removed[#removed + 1] = lo.path end
     end
   end
