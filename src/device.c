@@ -95,7 +95,11 @@ static const luaL_Reg funcs[] = {
 };
 
 int sts_open_device(lua_State *L) {
-  luaL_newmetatable(L, DEVICE_MT);
+  if (luaL_newmetatable(L, DEVICE_MT)) {
+    /* getmetatable(d) gives this name: the methods stay out of reach */
+    lua_pushliteral(L, DEVICE_MT);
+    lua_setfield(L, -2, "__metatable");
+  }
   lua_pop(L, 1);
   luaL_setfuncs(L, funcs, 0);
   return 0;

@@ -288,6 +288,7 @@ static Row *read_targets(lua_State *L, int arg, size_t *count) {
   int k, key0, anchor;
   luaL_checktype(L, arg, LUA_TTABLE);
   n = lua_rawlen(L, arg);
+  luaL_argcheck(L, n > 0, arg, "the target list is empty (no targets: pass nil)");
   luaL_argcheck(L, n < (lua_Unsigned)INT32_MAX / sizeof(Row), arg, "too many targets");
   rows = (Row *)lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof(Row), 1);
   lua_createtable(L, (int)(2 * n), 0);
