@@ -164,7 +164,7 @@ VALGRIND_SPECS ?= spec/proc_spec.lua spec/dm_spec.lua spec/errors_spec.lua \
 valgrind: all
 	valgrind -q --error-exitcode=99 --leak-check=full \
 	  --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
-	  $(STSLUA) /usr/bin/busted -o plainTerminal --exclude-tags=kernel \
+	  $(STSLUA) /usr/bin/busted -o plainTerminal --exclude-tags=kernel,sandbox \
 	  --filter-out='drains 100%+ MB' $(VALGRIND_SPECS)
 
 FUZZ_SECONDS ?= 60
