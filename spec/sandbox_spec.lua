@@ -17,8 +17,11 @@ local function write(path, text)
   f:close()
 end
 
-local function sts_vm(args)
-  local argv = {run.path("scripts/sts-vm"), "-q", "--timeout", "300"}
+-- scripts/sts-vm with args, quiet unless `loud` (then its progress lines,
+-- such as how the guest started, are on stderr)
+local function sts_vm(args, loud)
+  local argv = {run.path("scripts/sts-vm"), "--timeout", "300"}
+  if not loud then argv[#argv + 1] = "-q" end
   for _, a in ipairs(args) do argv[#argv + 1] = a end
   return run.run(argv, {timeout = 360})
 end
@@ -70,3 +73,47 @@ f:close()
     assert.matches("--with: not a readable directory", r.stderr, 1, true)
   end)
 end)
+
+describe("scripts/sts-vm --saved-state #sandbox", function()
+  -- each restored guest must be a fresh machine with the run's own files,
+  -- its own clock and its own random state, however many started from the
+  -- same saved guest
+
+  local dir
+  before_each(function() dir = scratch_dir() end)
+  after_each(function() run.run({"rm", "-rf", dir}) end)
+
+  local function field(out, name) return out:match(name .. "=(%S+)") end
+
+  it("starts each run from one saved guest, with the run's files, clock and randomness", function()
+    write(dir .. "/probe.lua", [[
+local f = assert(io.open("/dev/urandom", "rb"))
+local bytes = f:read(16):gsub(".", function(c) return string.format("%02x", c:byte()) end)
+f:close()
+print("arg=" .. tostring(arg[1]), "time=" .. os.time(), "random=" .. bytes)
+]])
+    local outs = {}
+    for i = 1, 2 do
+      local before = os.time()
+      local r = sts_vm({"--saved-state", "run", dir .. "/probe.lua", "run" .. i}, true)
+      assert.are.equal(0, r.rc, r.stdout .. r.stderr)
+      -- the first may have had to save one; the second must not
+      if i == 2 then assert.matches("guest (saved start)", r.stderr, 1, true) end
+      assert.are.equal("run" .. i, field(r.stdout, "arg"), r.stdout)
+      local t = tonumber(field(r.stdout, "time"))
+      assert.is_true(t >= before - 2 and t <= os.time() + 2,
+                     "guest clock " .. tostring(t) .. " not within the run's time")
+      outs[i] = {r = r, random = field(r.stdout, "random")}
+    end
+    assert.are_not.equal(outs[1].random, outs[2].random, "two restored guests drew the same random bytes")
+  end)
+
+  it("boots cold, and says so, where a saved guest cannot serve", function()
+    write(dir .. "/main.lua", "print('ran')\n")
+    local r = sts_vm({"--saved-state", "--disk", "16M", "run", dir .. "/main.lua"}, true)
+    assert.are.equal(0, r.rc, r.stderr)
+    assert.matches("--saved-state does not apply to --disk: cold boot", r.stderr, 1, true)
+    assert.matches("ran", r.stdout, 1, true)
+  end)
+end)
+
