@@ -37,6 +37,7 @@ static const Part parts[] = {
   {"proc", sts_open_proc},
   {"loop", sts_open_loop},
   {"time", sts_open_time},
+  {"kmsg", sts_open_kmsg},
   {NULL, NULL}
 };
 
