@@ -26,6 +26,7 @@
 ** I/O goes in chunks of whole blocks (1 MiB by default) through one aligned
 ** buffer, O_DIRECT unless the caller asks for the page cache.
 */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -274,9 +275,11 @@ static Box *new_box(lua_State *L) {
   return bx;
 }
 
-/* 0 or an errno; a refused O_DIRECT is EINVAL and the caller says so */
+/* 0 or an errno; a refused O_DIRECT is EINVAL and the caller says so.
+** writable: 0 read only, 1 read-write, 2 read-write with O_DSYNC */
 static int box_open(Box *bx, const char *path, int writable, int direct, size_t buf_bytes) {
-  int flags = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | (direct ? O_DIRECT : 0);
+  int flags = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | (direct ? O_DIRECT : 0) |
+              (writable == 2 ? O_DSYNC : 0);
   bx->fd = open(path, flags);
   if (bx->fd < 0) return errno;
   if (buf_bytes > 0) {
@@ -610,16 +613,18 @@ static int l_read(lua_State *L) {
   return 1;
 }
 
-/* write(path, offset, data, direct) -> true | nil, message, errno, offset.
-** With O_DIRECT, offset and #data must be multiples of the logical block size. */
+/* write(path, offset, data, direct, dsync) -> true | nil, message, errno, offset.
+** With O_DIRECT, offset and #data must be multiples of the logical block size.
+** dsync opens with O_DSYNC: a direct write then goes down as a FUA write
+** where the device takes FUA (a cache flush after it where not). */
 static int l_write(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   uint64_t off = check_u64(L, 2, "offset");
   size_t n;
   const char *data = luaL_checklstring(L, 3, &n);
-  int direct = lua_toboolean(L, 4), err;
+  int direct = lua_toboolean(L, 4), dsync = lua_toboolean(L, 5), err;
   Box *bx = new_box(L);
-  if ((err = box_open(bx, path, 1, direct, direct ? (n ? n : 1) : 0)) != 0) {
+  if ((err = box_open(bx, path, dsync ? 2 : 1, direct, direct ? (n ? n : 1) : 0)) != 0) {
     box_close(bx);
     return open_failure(L, path, err, direct, off);
   }
@@ -710,6 +715,21 @@ static int range_ioctl(lua_State *L, unsigned long req, const char *what) {
 static int l_discard(lua_State *L) { return range_ioctl(L, BLKDISCARD, "discard"); }
 static int l_zeroout(lua_State *L) { return range_ioctl(L, BLKZEROOUT, "zeroout"); }
 
+/* invalidate(path): BLKFLSBUF, writes back and drops a block device's page cache */
+static int l_invalidate(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+  if (fd < 0) return open_failure(L, path, errno, 0, 0);
+  if (ioctl(fd, BLKFLSBUF, 0) < 0) {
+    err = errno;
+    close(fd);
+    return io_failure(L, "invalidate", path, err, 0);
+  }
+  close(fd);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 /* flush(path): fsync, which sends a cache flush to a block device */
 static int l_flush(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
@@ -722,6 +742,52 @@ static int l_flush(lua_State *L) {
   }
   close(fd);
   lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* list_dir(path) -> list of the names in a directory but "." and ".."
+**                  | nil, message, errno
+** The DIR lives in a userdata whose __gc closes it, so a push that raises
+** (out of memory) leaks nothing. */
+#define DIR_MT "sts.io.Dir"
+
+static int dir_gc(lua_State *L) {
+  DIR **d = (DIR **)luaL_checkudata(L, 1, DIR_MT);
+  if (*d != NULL) closedir(*d);
+  *d = NULL;
+  return 0;
+}
+
+static int l_list_dir(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  DIR **d;
+  struct dirent *e;
+  lua_Integer n = 0;
+  d = (DIR **)lua_newuserdatauv(L, sizeof(DIR *), 0);
+  *d = NULL;
+  if (luaL_newmetatable(L, DIR_MT)) {
+    lua_pushcfunction(L, dir_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  lua_newtable(L);
+  *d = opendir(path);
+  if (*d == NULL) return sts_pushfail(L, errno, "%s: %s", path, strerror(errno));
+  while ((e = readdir(*d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    lua_pushstring(L, e->d_name);
+    lua_rawseti(L, -2, ++n);
+  }
+  closedir(*d);
+  *d = NULL;
+  return 1;
+}
+
+/* is_block(path) -> true when path is a block device (false when it is not or is missing) */
+static int l_is_block(lua_State *L) {
+  struct stat st;
+  const char *path = luaL_checkstring(L, 1);
+  lua_pushboolean(L, stat(path, &st) == 0 && S_ISBLK(st.st_mode));
   return 1;
 }
 
@@ -750,6 +816,9 @@ static const luaL_Reg funcs[] = {
   {"discard", l_discard},
   {"zeroout", l_zeroout},
   {"flush", l_flush},
+  {"invalidate", l_invalidate},
+  {"is_block", l_is_block},
+  {"list_dir", l_list_dir},
   {"crc32c", l_crc32c},
   {"crc_impl", l_crc_impl},
   {NULL, NULL}

@@ -231,14 +231,16 @@ end
 -- @param dev a path, loop object, DmDevice or fixture
 -- @tparam integer offset bytes
 -- @tparam string data the bytes
--- @tparam table opts `direct` (true)
+-- @tparam table opts `direct` (true), `dsync` (false: O_DSYNC, so a direct write goes
+--   down as a FUA write where the device takes FUA)
 -- @treturn boolean true, or nil, message, errno, offset
 function sio.write_block(dev, offset, data, opts)
   local path = sio.path_of(dev, "io.write_block")
-  opts = check_opts(opts, {direct = true}, "io.write_block")
+  opts = check_opts(opts, {direct = true, dsync = true}, "io.write_block")
   check_int(offset, "offset", "io.write_block", 0)
   if type(data) ~= "string" then value_error("io.write_block: data must be a string, got %s", type(data)) end
-  return cio.write(path, offset, data, check_bool(opts.direct, "direct", "io.write_block", true))
+  return cio.write(path, offset, data, check_bool(opts.direct, "direct", "io.write_block", true),
+    check_bool(opts.dsync, "dsync", "io.write_block", false))
 end
 
 local function range_op(fn, name)
@@ -270,6 +272,20 @@ sio.zeroout = range_op(cio.zeroout, "zeroout")
 -- @treturn boolean true, or nil, message, errno, offset
 function sio.flush(dev)
   return cio.flush(sio.path_of(dev, "io.flush"))
+end
+
+--- Whether a path (or device object) is a block device.
+-- @param dev a path, loop object, DmDevice or fixture
+-- @treturn boolean true for a block device
+function sio.is_block_device(dev)
+  return cio.is_block(sio.path_of(dev, "io.is_block_device"))
+end
+
+--- Writes back and drops a block device's page cache (BLKFLSBUF).
+-- @param dev a path, loop object, DmDevice or fixture
+-- @treturn boolean true, or nil, message, errno, offset
+function sio.invalidate(dev)
+  return cio.invalidate(sio.path_of(dev, "io.invalidate"))
 end
 
 --- The crc32c (Castagnoli) of a string, as the pattern stamps hold it.

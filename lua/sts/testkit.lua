@@ -708,4 +708,16 @@ function testkit.cleanup_leftovers(prefix)
   return removed
 end
 
+-- extensions (lua/sts/testkit/*.lua): each is given the kit's internals
+-- and returns the functions it adds
+do
+  local internals = {class = class, track = track, untrack = untrack, new_name = new_name,
+    remove_dm = remove_dm, device_of = device_of, kit_error = kit_error, value_error = value_error,
+    check_fields = check_fields, check_positive_integer = check_positive_integer, dm = dm,
+    errors = errors, made_loop = function(lo) made_loops[lo.path] = true end}
+  for _, ext in ipairs({"power", "logwrites", "scsi_debug"}) do
+    for name, fn in pairs(require("sts.testkit." .. ext)(internals)) do testkit[name] = fn end
+  end
+end
+
 return testkit
