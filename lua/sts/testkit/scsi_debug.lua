@@ -197,14 +197,19 @@ return function(kit)
   function ScsiDebug:remove()
     if self.removed then return true end
     pcall(self.clear, self)
-    local r, last
+    -- rmmod, not modprobe -r: that also tries to unload the SCSI modules
+    -- scsi_debug needs, which sd_mod holds, and fails after unloading it
+    local last
     for _ = 1, 20 do
-      r = run({"modprobe", "-r", "scsi_debug"})
-      if r.rc == 0 then break end
-      last = r.stderr
+      local r = run({"rmmod", "scsi_debug"})
+      if not exists("/sys/module/scsi_debug/initstate") and not exists(DRIVER) then
+        last = nil
+        break
+      end
+      last = (r.stderr or ""):gsub("%s+$", "")
       core.loop.sleep_ms(100)
     end
-    if r.rc ~= 0 then kit.kit_error("unload scsi_debug: %s", (tostring(last):gsub("%s+$", ""))) end
+    if last then kit.kit_error("unload scsi_debug: %s", last) end
     self.removed = true
     kit.untrack(self)
     return true
