@@ -7,6 +7,8 @@ return {
   dm = require "sts.dm",
   dmpd = require "sts.dmpd",
   errors = require "sts.errors",
+  io = require "sts.io",
+  logwrites = require "sts.logwrites",
   loop = require "sts.loop",
   version = core.version,
 }
