@@ -7,6 +7,9 @@ local sio = require "sts.io"
 local core = require "sts.core"
 local loop = require "sts.loop"
 local kernel = require "helpers.kernel"
+local files = require "helpers.run"
+local read_file = files.read_file
+local write_file = files.write_file
 
 local MiB = 1024 * 1024
 local BS = 4096
@@ -21,20 +24,6 @@ local function must(argv)
   assert(r.rc == 0, table.concat(argv, " ") .. " failed (rc " .. tostring(r.rc) .. "): "
     .. (r.stderr or "") .. (r.stdout or ""))
   return r
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  assert(f:write(text))
-  assert(f:close())
 end
 
 describe("sts.io on devices #kernel", function()

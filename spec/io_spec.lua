@@ -3,17 +3,11 @@
 local sio = require "sts.io"
 local core = require "sts.core"
 local raises = require("helpers.raises").raises
+local files = require "helpers.run"
+local temp_file = files.temp_file
 
 local BS = 4096
 local BLOCKS = 64
-
-local function temp_file(bytes)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "wb"))
-  assert(f:write(string.rep("\0", bytes)))
-  f:close()
-  return path
-end
 
 -- an independent crc32c (bit by bit), to check the stamps' checksums
 local function crc32c_slow(s)

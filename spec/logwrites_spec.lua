@@ -4,17 +4,11 @@
 local logwrites = require "sts.logwrites"
 local sio = require "sts.io"
 local raises = require("helpers.raises").raises
+local files = require "helpers.run"
+local temp_file = files.temp_file
 
 local FIXTURE = "spec/fixtures/logwrites/small.log"
 local BS = 4096
-
-local function temp_file(bytes)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "wb"))
-  assert(f:write(string.rep("\0", bytes)))
-  f:close()
-  return path
-end
 
 local function gen(path, block, generation)
   return sio.verify_pattern(path, {offset = block * BS, length = BS, seed = 5,
