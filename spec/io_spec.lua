@@ -201,3 +201,22 @@ describe("sts.io raw blocks on files", function()
     assert.are.equal(64 * 1024, core.loop.size(path))
   end)
 end)
+
+describe("test-kit power, log-writes and scsi_debug input checks", function()
+  local testkit = require "sts.testkit"
+
+  it("refuse bad arguments before touching anything", function()
+    raises("ValueError", "testkit.power_cut: expected a DmDevice", testkit.power_cut, {})
+    raises("ValueError", "testkit.power_cut", testkit.power_cut, "/dev/null")
+    raises("ValueError", "unknown option 'log'", testkit.log_writes, "/dev/null", {log = 1})
+    raises("ValueError", "not both", testkit.log_writes, "/dev/null", {log_mb = 1, log_dev = "/dev/null"})
+    raises("ValueError", "testkit.log_writes", testkit.log_writes, "/no/such/device")
+    raises("ValueError", "unknown option 'size'", testkit.scsi_debug, {size = 1})
+    raises("ValueError", "sector_size must be 512, 1024, 2048 or 4096", testkit.scsi_debug,
+      {sector_size = 1000})
+    raises("ValueError", "unknown opt 'bogus'", testkit.scsi_debug, {opts = {"bogus"}})
+    raises("ValueError", "disks must be a positive integer", testkit.scsi_debug, {disks = 0})
+    raises("ValueError", "parameter delay must be", testkit.scsi_debug, {params = {delay = "1 2"}})
+    assert.are.equal(0x2, testkit.scsi_debug_opts.medium_err)
+  end)
+end)
