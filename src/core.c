@@ -38,6 +38,7 @@ static const Part parts[] = {
   {"loop", sts_open_loop},
   {"time", sts_open_time},
   {"kmsg", sts_open_kmsg},
+  {"io", sts_open_io},
   {NULL, NULL}
 };
 
