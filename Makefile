@@ -24,6 +24,7 @@ LDFLAGS ?=
 DM_LIBS   := $(shell $(PKG_CONFIG) --libs devmapper 2>/dev/null || echo -ldevmapper)
 LUA_LIBS  := $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null || echo -llua5.4)
 READLINE_LIBS := -lreadline
+EXPAT_LIBS := $(shell $(PKG_CONFIG) --libs expat 2>/dev/null || echo -lexpat)
 
 LMOD_DIR = $(PREFIX)/share/lua/5.4
 CMOD_DIR = $(PREFIX)/lib/$(shell gcc -print-multiarch 2>/dev/null)/lua/5.4
@@ -59,10 +60,10 @@ $(BUILD)/embedded.c: scripts/embed-lua $(LUA_SRCS) | $(BUILD)/obj
 	$(LUA) scripts/embed-lua $@ lua $(LUA_SRCS)
 
 $(COREMOD): $(CORE_OBJS) | $(BUILD)/sts
-	$(CC) $(SAN) -shared -o $@ $(CORE_OBJS) $(LDFLAGS) $(DM_LIBS)
+	$(CC) $(SAN) -shared -o $@ $(CORE_OBJS) $(LDFLAGS) $(DM_LIBS) $(EXPAT_LIBS)
 
 $(STSLUA): $(BUILD)/obj/stslua.o $(BUILD)/obj/embedded.o $(CORE_OBJS)
-	$(CC) $(SAN) -rdynamic -o $@ $^ $(LDFLAGS) $(LUA_LIBS) $(DM_LIBS) $(READLINE_LIBS) -lm -ldl
+	$(CC) $(SAN) -rdynamic -o $@ $^ $(LDFLAGS) $(LUA_LIBS) $(DM_LIBS) $(EXPAT_LIBS) $(READLINE_LIBS) -lm -ldl
 
 $(BUILD)/obj $(BUILD)/sts:
 	mkdir -p $@
@@ -181,7 +182,7 @@ fuzz-build:
 $(FUZZ_DIR)/fuzz-%: fuzz/harness.c $(FUZZ_CORE)
 	clang -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer $(WARN) -DSTS_FUZZ_TARGET='"$*"' \
 	  $(shell $(PKG_CONFIG) --cflags $(LUA_PC)) -Isrc -o $@ $< $(FUZZ_CORE) \
-	  $(LUA_LIBS) $(DM_LIBS) -lm -ldl
+	  $(LUA_LIBS) $(DM_LIBS) $(EXPAT_LIBS) -lm -ldl
 
 fuzz: fuzz-build
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -48,6 +48,7 @@ static const Part parts[] = {
   {"dm", sts_open_dm},
   {"proc", sts_open_proc},
   {"loop", sts_open_loop},
+  {"thindump", sts_open_thindump},
   {NULL, NULL}
 };
 

@@ -16,6 +16,7 @@
 int sts_open_dm(lua_State *L);    /* dm.c: libdevmapper binding */
 int sts_open_proc(lua_State *L);  /* proc.c: process runner */
 int sts_open_loop(lua_State *L);  /* loop.c: loop device ioctls */
+int sts_open_thindump(lua_State *L);  /* thindump.c: streaming thin_dump reader */
 
 /*
 ** Raises an sts error object (see lua/sts/errors.lua) of `kind` with a
