@@ -125,7 +125,11 @@ vm-clean:
 # BENCH_TIMEOUT bounds the guest.
 # make bench-profile: where workload 1's time goes, each ioctl and the
 # kernel's removal (function_graph tracer), scripts/bench/profile.lua.
-.PHONY: bench bench-floor bench-profile
+# make bench-host (run first by make bench): the host-side workloads of
+# scripts/bench/host.lua, stslua against Python on this machine, no sandbox;
+# BENCH_HOST_ARGS go to it (--quick, --reps N, --mappings N, --rss-mappings N).
+.PHONY: bench bench-floor bench-profile bench-host
+BENCH_HOST_ARGS ?=
 BENCH_DIR     := $(BUILD)/bench
 BENCH_FLOOR   := $(BENCH_DIR)/sts/floor.so
 BENCH_TIMEOUT ?= 3600
@@ -142,7 +146,10 @@ $(BENCH_DIR)/stslua: $(STSLUA)
 	@mkdir -p $(dir $@)
 	ln -sf ../stslua $@
 
-bench: deps all bench-floor
+bench-host: all
+	$(STSLUA) scripts/bench/host.lua $(BENCH_HOST_ARGS)
+
+bench: deps all bench-floor bench-host
 	scripts/sts-vm --timeout $(BENCH_TIMEOUT) --build $(BENCH_DIR) $(BENCH_VM_ARGS) \
 	  run scripts/bench/run.lua $(BENCH_ARGS)
 
