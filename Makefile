@@ -168,7 +168,7 @@ bench-profile: deps all
 .PHONY: valgrind fuzz fuzz-build soak
 VALGRIND_SPECS ?= spec/proc_spec.lua spec/dm_spec.lua spec/errors_spec.lua \
                   spec/targets_spec.lua spec/status_spec.lua spec/dmpd_spec.lua \
-                  spec/badinput_spec.lua spec/fuzz_regression_spec.lua
+                  spec/badinput_spec.lua spec/fuzz_regression_spec.lua spec/dmpd_stream_spec.lua
 valgrind: all
 	valgrind -q --error-exitcode=99 --leak-check=full \
 	  --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
