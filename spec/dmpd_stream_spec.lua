@@ -63,14 +63,14 @@ local ODD = [==[
     <range_mapping origin_begin="0" data_begin="0" length="10" time="0"/><single_mapping origin_block="5" data_block="6" time="0"/>
     <single_mapping origin_block='40' data_block = "300"	time="2" />
     <single_mapping
-      origin_block="41" data_block="301" time="2"/>
-    <single_mapping time="2" data_block="302" origin_block="42" extra="x"/>
-    <single_mapping origin_block="&#52;3" data_block="303" time="2"/>
+      origin_block="41" data_block="311" time="2"/>
+    <single_mapping time="2" data_block="322" origin_block="42" extra="x"/>
+    <single_mapping origin_block="&#52;3" data_block="333" time="2"/>
     <!-- <single_mapping origin_block="1" data_block="1" time="1"/> -->
     <![CDATA[ <single_mapping origin_block="1" data_block="1" time="1"/> ]]>
     <?pi <single_mapping origin_block="1" data_block="1" time="1"/> ?>
     <ref name="d"/>
-    <unknown><single_mapping origin_block="44" data_block="304" time="2"/></unknown>
+    <unknown><single_mapping origin_block="44" data_block="344" time="2"/></unknown>
   </device>
   <device dev_id="2" mapped_blocks="0" transaction="0" creation_time="0" snap_time="0"/>
 </superblock>
@@ -85,6 +85,24 @@ describe("sts.dmpd streaming reader", function()
     assert.are.equal(5, n)
     assert.are.same({{1, 0, 0, 10, 0}, {1, 12, 30, 1, 1}, {1, 40, 300, 1, 2},
                      {2, 0, 0, 10, 0}, {2, 12, 30, 1, 1}}, seen)
+  end)
+
+  it("joins a mapping that carries a run on, as parse_thin_dump does, and reads an absent time as 0", function()
+    local seen = {}
+    dmpd.each_mapping([==[
+<superblock data_block_size="128" nr_data_blocks="100">
+  <def name="s"><range_mapping origin_begin="0" data_begin="10" length="5" time="0"/></def>
+  <device dev_id="1">
+    <ref name="s"/>
+    <range_mapping origin_begin="5" data_begin="15" length="2" time="0"/>
+    <single_mapping origin_block="7" data_block="17"/>
+    <single_mapping origin_block="8" data_block="18" time="1"/>
+  </device>
+  <device dev_id="1">
+    <single_mapping origin_block="9" data_block="19" time="1"/>
+  </device>
+</superblock>]==], function(...) seen[#seen + 1] = {...} end)
+    assert.are.same({{1, 0, 10, 8, 0}, {1, 8, 18, 1, 1}, {1, 9, 19, 1, 1}}, seen)
   end)
 
   it("gives parse_thin_dump the tree reader's results", function()

@@ -142,7 +142,7 @@ describe("sts.dmpd.write_thin_xml", function()
         return {dev_id = d, mappings = function()
           if i == %d then return nil end
           i = i + 1
-          return i, i, 1, 0
+          return 2 * i, i, 1, 0  -- a hole after each block: no runs to join
         end}
       end)
       print(s.mappings)]]):format(xml, N + 1, N // 2)}, {timeout = 600})
@@ -152,6 +152,7 @@ describe("sts.dmpd.write_thin_xml", function()
     os.remove(xml)
     assert.are.equal(0, r.rc, r.stderr)
     assert.are.equal(tostring(N), r.stdout:match("mappings=(%d+)"))
+    assert.are.equal(tostring(N), r.stdout:match("blocks=(%d+)"))
     local rss = tonumber(r.stdout:match("peak_rss_mb=([%d.]+)"))
     assert.is_true(rss > 0 and rss < 64, "peak RSS " .. tostring(rss) .. " MB")
   end)

@@ -4,13 +4,16 @@
 ** read(source, on_mapping [, on_start [, on_end]])
 **   source      the XML text (a string) or an open Lua file to read it from
 **   on_mapping  called as on_mapping(dev_id, origin, data, length, time) for
-**               every mapping of every device, in document order; a
-**               <single_mapping> has length 1, a <range_mapping> is passed
-**               as one range, and a <ref> to a shared <def> (newer tools)
-**               is expanded in place
+**               every run of mappings of every device, in document order: a
+**               <single_mapping> has length 1, a <range_mapping> is one
+**               range, a <ref> to a shared <def> (newer tools) is expanded
+**               in place, a mapping that carries the run before it on (the
+**               next origin and data block, the same time) is joined to it,
+**               and an absent time is 0
 **   on_start    called as on_start(name, attrs) for <superblock> and
 **               <device>, attrs being name -> string
 **   on_end      called as on_end(name) at </device>
+**   fast        false: expat alone, without the fast path (for tests)
 ** Returns the number of on_mapping calls. Raises DmpdError for malformed
 ** XML or a dump that breaks the rules parse_thin_dump checks.
 **
@@ -333,17 +336,18 @@ static void mapping(Reader *r, const char *name, const XML_Char **atts, int rang
     fail(r, "<%s> outside a device", name);
     return;
   }
+  /* time first, and 0 when absent, as parse_thin_dump has always read it */
+  m.time = 0;
+  if (attr(atts, "time") != NULL && !int_attr(r, atts, "time", name, &m.time)) return;
   if (range) {
     if (!int_attr(r, atts, "origin_begin", name, &m.origin) ||
         !int_attr(r, atts, "data_begin", name, &m.data) ||
-        !int_attr(r, atts, "length", name, &m.length) ||
-        !int_attr(r, atts, "time", name, &m.time))
+        !int_attr(r, atts, "length", name, &m.length))
       return;
   } else {
     m.length = 1;
     if (!int_attr(r, atts, "origin_block", name, &m.origin) ||
-        !int_attr(r, atts, "data_block", name, &m.data) ||
-        !int_attr(r, atts, "time", name, &m.time))
+        !int_attr(r, atts, "data_block", name, &m.data))
       return;
   }
   if (r->cur_def >= 0) {
@@ -443,6 +447,11 @@ static void XMLCALL on_end_element(void *ud, const XML_Char *name) {
 typedef struct {
   int on_mapping, on_start, on_end;  /* stack indices; 0: none */
   lua_Integer calls;
+  /* the run being joined: a mapping is held back until the next one shows
+     whether it carries the run on */
+  int held;
+  int64_t held_dev;
+  Mapping run;
 } Sinks;
 
 static void push_attrs(lua_State *L, Reader *r, const Record *rec) {
@@ -457,15 +466,39 @@ static void push_attrs(lua_State *L, Reader *r, const Record *rec) {
   }
 }
 
-static void call_mapping(lua_State *L, Sinks *s, int64_t dev, const Mapping *m) {
+/* a + b wrapping as Lua's integers do (the tree reader's arithmetic) */
+static int64_t wrap_add(int64_t a, int64_t b) {
+  return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+/* hands the held run to Lua */
+static void release(lua_State *L, Sinks *s) {
+  if (!s->held) return;
+  s->held = 0;
   lua_pushvalue(L, s->on_mapping);
-  lua_pushinteger(L, (lua_Integer)dev);
-  lua_pushinteger(L, (lua_Integer)m->origin);
-  lua_pushinteger(L, (lua_Integer)m->data);
-  lua_pushinteger(L, (lua_Integer)m->length);
-  lua_pushinteger(L, (lua_Integer)m->time);
-  lua_call(L, 5, 0);
+  lua_pushinteger(L, (lua_Integer)s->held_dev);
+  lua_pushinteger(L, (lua_Integer)s->run.origin);
+  lua_pushinteger(L, (lua_Integer)s->run.data);
+  lua_pushinteger(L, (lua_Integer)s->run.length);
+  lua_pushinteger(L, (lua_Integer)s->run.time);
   s->calls++;
+  lua_call(L, 5, 0);
+}
+
+/* a mapping that carries the held run on (next origin and data block,
+   same time) joins it: 0.9 writes a run as one range, 1.x splits it where
+   a shared subtree ends, and the pool holds the same blocks either way */
+static void call_mapping(lua_State *L, Sinks *s, int64_t dev, const Mapping *m) {
+  if (s->held && s->held_dev == dev && s->run.time == m->time &&
+      wrap_add(s->run.origin, s->run.length) == m->origin &&
+      wrap_add(s->run.data, s->run.length) == m->data) {
+    s->run.length = wrap_add(s->run.length, m->length);
+    return;
+  }
+  release(L, s);
+  s->held = 1;
+  s->held_dev = dev;
+  s->run = *m;
 }
 
 /* hands the batch to Lua, up to a fast record beyond `limit`; the
@@ -492,6 +525,7 @@ static void deliver_until(lua_State *L, Reader *r, Sinks *s, int64_t limit) {
       break;
     }
     case REC_START:
+      release(L, s);
       if (s->on_start) {
         lua_pushvalue(L, s->on_start);
         lua_pushstring(L, element_names[rec->element]);
@@ -500,6 +534,7 @@ static void deliver_until(lua_State *L, Reader *r, Sinks *s, int64_t limit) {
       }
       break;
     case REC_END:
+      release(L, s);
       if (s->on_end) {
         lua_pushvalue(L, s->on_end);
         lua_pushstring(L, element_names[rec->element]);
@@ -522,6 +557,7 @@ static void deliver(lua_State *L, Reader *r, Sinks *s) {
    are dropped */
 static int raise_parse_error(lua_State *L, Reader *r, Sinks *s) {
   deliver_until(L, r, s, r->error != NULL ? r->error_at : (int64_t)XML_GetCurrentByteIndex(r->parser));
+  release(L, s);
   if (r->error != NULL) {
     lua_pushstring(L, r->error);
   } else {
@@ -918,6 +954,7 @@ static int thindump_read(lua_State *L) {
   s.on_start = optfunc(L, 3);
   s.on_end = optfunc(L, 4);
   s.calls = 0;
+  s.held = 0;
   fast = lua_isnoneornil(L, 5) ? 1 : lua_toboolean(L, 5);
   lua_settop(L, 5);
 
@@ -939,6 +976,7 @@ static int thindump_read(lua_State *L) {
   if (text != NULL) parse_text(L, r, &s, text, len);
   else parse_file(L, r, &s, stream);
   deliver(L, r, &s);
+  release(L, &s);
   if (!r->have_superblock) {
     reader_free(r);
     return sts_raise(L, "DmpdError", 0, "no <superblock> element in the output");

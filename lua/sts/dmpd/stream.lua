@@ -42,9 +42,8 @@ end
 --- Reads a dump, calling back per mapping and per superblock and device.
 -- `input`: the XML text, a CommandResult (its stdout, or the file it
 -- streamed to with `output_file`) or an open file. `on_mapping(dev_id,
--- origin, data, length, time)` for each mapping in document order (a
--- single mapping has length 1; shared `<def>`/`<ref>` subtrees are expanded
--- where they are referred to); `on_start(name, attrs)` for `superblock` and
+-- origin, data, length, time)` for each run of mappings in document order
+-- (see each_mapping); `on_start(name, attrs)` for `superblock` and
 -- `device` (attrs: name -> string), `on_end(name)` at the end of a device.
 -- `fast=false` reads through expat alone (the fast path's reference).
 -- @tparam string|table|file input the dump
@@ -70,11 +69,14 @@ end
 -- thin_dump, in constant memory.
 -- `input` is the dump's text, a CommandResult (stdout, or its
 -- `output_file`) or an open file (read from where it stands, left open).
--- Ranges stay ranges (`length` > 1), as in parse_thin_dump's results;
--- shared `<def>` subtrees are expanded at each `<ref>`.
+-- The calls are parse_thin_dump's mappings: ranges stay ranges (`length`
+-- > 1), shared `<def>` subtrees are expanded at each `<ref>`, a mapping
+-- that carries the run before it on (next origin and data block, same
+-- time) is joined to it, so both tool generations give the same calls,
+-- and an absent `time` is 0.
 -- @tparam string|table|file input the dump
 -- @tparam function fn called once per mapping with five integers
--- @treturn integer the number of mappings
+-- @treturn integer the number of calls
 -- @raise DmpdError on malformed XML or a dump that is not a thin dump
 function stream.each_mapping(input, fn)
   if type(fn) ~= "function" then
