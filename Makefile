@@ -24,6 +24,7 @@ LDFLAGS ?=
 DM_LIBS   := $(shell $(PKG_CONFIG) --libs devmapper 2>/dev/null || echo -ldevmapper)
 LUA_LIBS  := $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null || echo -llua5.4)
 READLINE_LIBS := -lreadline
+EXPAT_LIBS := $(shell $(PKG_CONFIG) --libs expat 2>/dev/null || echo -lexpat)
 
 LMOD_DIR = $(PREFIX)/share/lua/5.4
 CMOD_DIR = $(PREFIX)/lib/$(shell gcc -print-multiarch 2>/dev/null)/lua/5.4
@@ -59,10 +60,10 @@ $(BUILD)/embedded.c: scripts/embed-lua $(LUA_SRCS) | $(BUILD)/obj
 	$(LUA) scripts/embed-lua $@ lua $(LUA_SRCS)
 
 $(COREMOD): $(CORE_OBJS) | $(BUILD)/sts
-	$(CC) $(SAN) -shared -o $@ $(CORE_OBJS) $(LDFLAGS) $(DM_LIBS)
+	$(CC) $(SAN) -shared -o $@ $(CORE_OBJS) $(LDFLAGS) $(DM_LIBS) $(EXPAT_LIBS)
 
 $(STSLUA): $(BUILD)/obj/stslua.o $(BUILD)/obj/embedded.o $(CORE_OBJS)
-	$(CC) $(SAN) -rdynamic -o $@ $^ $(LDFLAGS) $(LUA_LIBS) $(DM_LIBS) $(READLINE_LIBS) -lm -ldl
+	$(CC) $(SAN) -rdynamic -o $@ $^ $(LDFLAGS) $(LUA_LIBS) $(DM_LIBS) $(EXPAT_LIBS) $(READLINE_LIBS) -lm -ldl
 
 $(BUILD)/obj $(BUILD)/sts:
 	mkdir -p $@
@@ -127,7 +128,11 @@ vm-clean:
 # alternating rounds.
 # make bench-profile: where workload 1's time goes, each ioctl and the
 # kernel's removal (function_graph tracer), scripts/bench/profile.lua.
-.PHONY: bench bench-floor bench-profile
+# make bench-host (run first by make bench): the host-side workloads of
+# scripts/bench/host.lua, stslua against Python on this machine, no sandbox;
+# BENCH_HOST_ARGS go to it (--quick, --reps N, --mappings N, --rss-mappings N).
+.PHONY: bench bench-floor bench-profile bench-host
+BENCH_HOST_ARGS ?=
 BENCH_DIR     := $(BUILD)/bench
 BENCH_FLOOR   := $(BENCH_DIR)/sts/floor.so
 BENCH_TIMEOUT ?= 3600
@@ -145,7 +150,10 @@ $(BENCH_DIR)/stslua: $(STSLUA)
 	@mkdir -p $(dir $@)
 	ln -sf ../stslua $@
 
-bench: deps all bench-floor
+bench-host: all
+	$(STSLUA) scripts/bench/host.lua $(BENCH_HOST_ARGS)
+
+bench: deps all bench-floor bench-host
 	scripts/sts-vm --timeout $(BENCH_TIMEOUT) --build $(BENCH_DIR) $(BENCH_VM_ARGS) \
 	  run scripts/bench/run.lua $(BENCH_ARGS)
 	scripts/bench/guest-start.sh $(BENCH_GUEST_ROUNDS) -- $(BENCH_VM_ARGS)
@@ -166,7 +174,7 @@ bench-profile: deps all
 VALGRIND_SPECS ?= spec/proc_spec.lua spec/dm_spec.lua spec/errors_spec.lua \
                   spec/targets_spec.lua spec/status_spec.lua spec/dmpd_spec.lua \
                   spec/badinput_spec.lua spec/fuzz_regression_spec.lua \
-                  spec/io_spec.lua spec/logwrites_spec.lua
+                  spec/io_spec.lua spec/logwrites_spec.lua spec/dmpd_stream_spec.lua
 valgrind: all
 	valgrind -q --error-exitcode=99 --leak-check=full \
 	  --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
@@ -187,7 +195,7 @@ fuzz-build:
 $(FUZZ_DIR)/fuzz-%: fuzz/harness.c $(FUZZ_CORE)
 	clang -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer $(WARN) -DSTS_FUZZ_TARGET='"$*"' \
 	  $(shell $(PKG_CONFIG) --cflags $(LUA_PC)) -Isrc -o $@ $< $(FUZZ_CORE) \
-	  $(LUA_LIBS) $(DM_LIBS) -lm -ldl
+	  $(LUA_LIBS) $(DM_LIBS) $(EXPAT_LIBS) -lm -ldl
 
 fuzz: fuzz-build
 	@set -e; for t in $(FUZZ_TARGETS); do \

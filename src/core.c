@@ -39,6 +39,7 @@ static const Part parts[] = {
   {"time", sts_open_time},
   {"kmsg", sts_open_kmsg},
   {"io", sts_open_io},
+  {"thindump", sts_open_thindump},
   {NULL, NULL}
 };
 
