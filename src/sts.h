@@ -36,6 +36,16 @@ const char *sts_dmlog_text(void);  /* what was logged since the reset, or NULL *
 int sts_dmfail(lua_State *L, const char *op, const char *what, int err);
 
 /*
+** Raises an sts error object (see lua/sts/errors.lua) of `kind` with a
+** formatted message and `err` as its errno (0 for none). Never returns.
+*/
+int sts_raise(lua_State *L, const char *kind, int err, const char *fmt, ...)
+#if defined(__GNUC__)
+  __attribute__((format(printf, 4, 5)))
+#endif
+  ;
+
+/*
 ** Pushes fail, a message and errno (the luaL_fileresult shape) and
 ** returns 3, for operational failures that the caller handles.
 */
