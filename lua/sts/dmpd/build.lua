@@ -153,14 +153,44 @@ function build.cache_xml(t)
   return table.concat(out, "\n")
 end
 
+-- Writesets as the kernel leaves them: one per era from the oldest kept
+-- to current_era, no gap (1.x's era_dump refuses metadata that has one:
+-- "Writeset of era N is not present"; 0.9 dumps it).
+local function check_writeset_eras(writesets, current_era)
+  local eras, seen = {}, {}
+  for i, w in ipairs(writesets) do
+    local era = uint(need_table(w, ("writesets[%d]"):format(i)), "era", ("writesets[%d]"):format(i))
+    if seen[era] then bad(("writesets[%d].era"):format(i), "era " .. era .. " given twice") end
+    seen[era] = true
+    eras[#eras + 1] = era
+  end
+  if #eras == 0 then return end
+  table.sort(eras)
+  if eras[#eras] ~= current_era then
+    bad("writesets", ("the newest writeset must be of current_era %d, got %d"):format(current_era, eras[#eras]))
+  end
+  for i = 2, #eras do
+    if eras[i] ~= eras[i - 1] + 1 then
+      bad("writesets", ("no writeset of era %d between %d and %d (one per era up to current_era)")
+          :format(eras[i - 1] + 1, eras[1], current_era))
+    end
+  end
+end
+
 --- Era metadata XML (for era_restore) from a table shaped like
 -- parse_era_dump's result: {block_size=, nr_blocks=, current_era=,
 -- uuid="", writesets = {{era=, nr_bits=(nr_blocks), blocks = {set block
 -- numbers}}}, era_array = {{block=, era=}}}. Blocks not listed have era 0
--- and writeset bits not listed are clear.
+-- and writeset bits not listed are clear. Writesets, when given, must be
+-- one per era from the oldest up to current_era (as the kernel keeps
+-- them; both generations dump that), and the era array should hold only
+-- eras older than the oldest writeset (the kernel moves a writeset into
+-- the array when it drops it; 1.x's era_invalidate reads the array only
+-- for those eras).
 function build.era_xml(t)
   need_table(t, "era_xml")
   local nr_blocks = uint(t, "nr_blocks", "superblock")
+  check_writeset_eras(list(t, "writesets", "superblock"), uint(t, "current_era", "superblock"))
   local out = {}
   out[#out + 1] = xml.tag("superblock", {
     {"uuid", str(t, "uuid", "superblock", "")},
