@@ -366,7 +366,7 @@ describe("sts.dmpd builders", function()
     assert.are.same(pool, dmpd.parse_thin_dump(dmpd.thin_xml(pool)))
     local cache = {uuid = "", block_size = 64, nr_cache_blocks = 8, policy = "mq", hint_width = 4,
                    mappings = {{cache_block = 0, origin_block = 3, dirty = true}},
-                   hints = {{cache_block = 0, data = "AQIDBA=="}}, discards = {{dbegin = 1, dend = 2}}}
+                   hints = {{cache_block = 0, data = "AQIDBA=="}}, discards = {}}
     assert.are.same(cache, dmpd.parse_cache_dump(dmpd.cache_xml(cache)))
     local era = {uuid = "", block_size = 8, nr_blocks = 4, current_era = 3,
                  writesets = {{era = 2, nr_bits = 4, blocks = {0, 3}}, {era = 3, nr_bits = 4, blocks = {}}},
@@ -397,6 +397,9 @@ describe("sts.dmpd builders", function()
     raises("ValueError", function()
       dmpd.cache_xml({block_size = 1, nr_cache_blocks = 1, hints = {{cache_block = 0, data = "not base64!"}}})
     end, "hints%[1%]%.data")
+    raises("ValueError", function()
+      dmpd.cache_xml({block_size = 1, nr_cache_blocks = 1, discards = {{dbegin = 0, dend = 1}}})
+    end, "discards")
     raises("ValueError", function()
       dmpd.era_xml({block_size = 1, nr_blocks = 4, current_era = 1, writesets = {{era = 1, blocks = {4}}}})
     end, "writesets%[1%]%.blocks%[1%]")

@@ -105,8 +105,8 @@ end
 --- Cache metadata XML (for cache_restore) from a table shaped like
 -- parse_cache_dump's result: {block_size=, nr_cache_blocks=, uuid="",
 -- policy="smq", hint_width=4, mappings = {{cache_block=, origin_block=,
--- dirty=false}}, hints = {{cache_block=, data="base64"}},
--- discards = {{dbegin=, dend=}}}.
+-- dirty=false}}, hints = {{cache_block=, data="base64"}}, discards = {}}
+-- (a non-empty discards list is refused: no cache_restore takes it).
 function build.cache_xml(t)
   need_table(t, "cache_xml")
   local out = {}
@@ -138,16 +138,10 @@ function build.cache_xml(t)
       {"cache_block", uint(h, "cache_block", p)}, {"data", data}}, true)
   end
   out[#out + 1] = "  </hints>"
-  local discards = list(t, "discards", "superblock")
-  if #discards > 0 then
-    out[#out + 1] = "  <discards>"
-    for i, d in ipairs(discards) do
-      local p = ("discards[%d]"):format(i)
-      need_table(d, p)
-      out[#out + 1] = "    " .. xml.tag("discard", {
-        {"dbegin", uint(d, "dbegin", p)}, {"dend", uint(d, "dend", p)}}, true)
-    end
-    out[#out + 1] = "  </discards>"
+  -- neither generation's cache_restore takes <discards> (0.9: "bitset
+  -- index out of bounds", 1.x: "unknown start tag"), so none are written
+  if #list(t, "discards", "superblock") > 0 then
+    bad("discards", "cache_restore (0.9 and 1.x) cannot restore discards: leave the list empty")
   end
   out[#out + 1] = "</superblock>\n"
   return table.concat(out, "\n")
