@@ -372,6 +372,31 @@ describe("sts.dmpd running", function()
     raises_value_error(function() dmpd.set_tool_path("/dir", "/x") end)
   end)
 
+  it("runs a tool that only the multi-call binary has as `pdata_tools NAME`", function()
+    local pdata = assert(proc.which(dmpd.tool_path("pdata_tools")), "pdata_tools is installed")
+    local bin = dir .. "/bin"
+    assert.are.equal(0, proc.run({"mkdir", bin}).rc)
+    assert.are.equal(0, proc.run({"ln", "-s", pdata, bin .. "/pdata_tools"}).rc)
+    local meta = dir .. "/meta"
+    restore_pool(meta)
+    dmpd.set_tool_path(bin)
+    local r = dmpd.thin_check(meta)
+    assert.is_true(r.succeeded, r.stderr)
+    assert.are.same({bin .. "/pdata_tools", "thin_check", meta}, r.argv)
+    assert.are.equal(bin .. "/pdata_tools", dmpd.ThinCheck:path())
+    assert.is_truthy(dmpd.ThinCheck:version())
+    local set = {}
+    for _, n in ipairs(dmpd.installed()) do set[n] = true end
+    assert.is_true(set.thin_dump and set.era_invalidate)
+    -- a name the binary does not list stays missing
+    r = dmpd.tool("thin_not_a_real_tool"):run(meta)
+    assert.are.equal(127, r.rc)
+    -- a per-tool override is taken as it is, never completed from pdata_tools
+    dmpd.set_tool_path()
+    dmpd.set_tool_path("thin_dump", bin .. "/thin_dump")
+    assert.are.equal(127, dmpd.thin_dump(meta).rc)
+  end)
+
   it("uses the directories in STS_DMPD_PATH", function()
     local lua = proc.which("lua5.4")
     assert(lua, "lua5.4 is installed")
