@@ -708,4 +708,7 @@ function testkit.cleanup_leftovers(prefix)
   return removed
 end
 
+-- the gating helpers (need_target, need_kernel, need_tool), for specs and scripts
+testkit.gate = require("sts.gate")
+
 return testkit
