@@ -299,7 +299,7 @@ local function cmd_run(args)
   local run = {uuid = uuid(), label = o.label, started = utc_now(), host = hostname(),
                args = table.concat(args, " ", 2), mode = o.host and "host" or "vm",
                kernel_spec = o.kernel, dmpd_spec = o.dmpd, stslua = require("sts").version}
-  local shown = progress.new{total = #selected, tty = os.getenv("STS_TEST_TTY") == "1",
+  local shown = progress.new{total = #selected, tty = os.getenv(o.tap and "STS_TEST_TTY_ERR" or "STS_TEST_TTY") == "1",
                              out = status_out, jobs = o.jobs, clock = clock}
   local all_rows, running, next_i, seq = {}, {}, 1, 0
   local jobs = o.host and 1 or o.jobs   -- on the host the tests share one kernel

@@ -86,6 +86,7 @@ function P:finished(test, row)
     row.reason and row.verdict ~= "pass" and (": " .. row.reason:gsub("\n", "; ")) or "")
   if self.tty then self.out:write("\r\27[K") end
   self.out:write(text, "\n")
+  if self.out.flush then self.out:flush() end
   self:redraw()
 end
 
