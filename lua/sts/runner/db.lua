@@ -94,6 +94,9 @@ local function fail(fmt, ...)
   error(string.format(fmt, ...), 0)
 end
 
+--- Runs one statement; raises with the message and the statement on failure.
+-- @tparam string sql
+-- @return the number of rows it changed
 function DB:exec(sql)
   local r, err = self.con:execute(sql)
   if r == nil then fail("database %s: %s\n  in: %s", self.path, tostring(err), sql:sub(1, 200)) end
@@ -118,6 +121,9 @@ function DB:rows(sql)
   return out
 end
 
+--- The first row of a query, or nil.
+-- @tparam string sql
+-- @treturn table|nil
 function DB:one(sql)
   return self:rows(sql)[1]
 end
@@ -131,6 +137,9 @@ function DB:version()
   return row and tonumber(row.value) or 0
 end
 
+--- Brings the schema up to version `target`, one step per version, in one transaction.
+-- @tparam int target
+-- @treturn int the version the database had before
 function DB:upgrade(target)
   local have = self:version()
   if have > M.SCHEMA_VERSION then

@@ -56,6 +56,7 @@ function P:line()
   return text
 end
 
+--- Redraws the live line (on a terminal only).
 function P:redraw()
   if self.tty then self.out:write("\r\27[K", self:line()); self.out:flush() end
 end
