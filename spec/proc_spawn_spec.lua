@@ -1,9 +1,9 @@
--- Host tier: core.proc.spawn, a child left running (the suite runner's
--- parallel guests).
-local proc = require("sts.core").proc
+-- Host tier: sts.proc.spawn (core.proc.spawn), a child left running (the
+-- suite runner's parallel guests).
+local proc = require "sts.proc"
 local run = require "helpers.run"
 
-describe("core.proc.spawn", function()
+describe("sts.proc.spawn", function()
   local dir
   before_each(function() dir = run.tmpdir() end)
   after_each(function() run.rmtree(dir) end)

@@ -11,9 +11,7 @@
 local record = require "sts.runner.record"
 
 local function monotime()
-  local ok, system = pcall(require, "system")
-  if ok and system.monotime then return system.monotime() end
-  return os.clock()
+  return require("sts.time").now_ms() / 1000
 end
 
 return function(options)

@@ -54,15 +54,11 @@ local function die(fmt, ...)
 end
 
 local function clock()
-  local ok, system = pcall(require, "system")
-  if ok and system.monotime then return system.monotime() end
-  return os.time()
+  return require("sts.time").now_ms() / 1000
 end
 
 local function sleep(s)
-  local ok, system = pcall(require, "system")
-  if ok and system.sleep then return system.sleep(s) end
-  require("sts.core").proc.run({"sleep", tostring(s)})
+  require("sts.time").sleep_ms(math.floor(s * 1000))
 end
 
 local function utc_now()
@@ -197,16 +193,16 @@ function M.host_usable()
     f:close()
   end
   if uid ~= "0" then return nil, "--host needs root (tests create devices)" end
-  local ok, core = pcall(require, "sts.core")
-  if not ok then return nil, "sts.core does not load: " .. tostring(core) end
-  local dm_ok, why = core.dm.available()
+  local ok, dm = pcall(require, "sts.dm")
+  if not ok then return nil, "sts.dm does not load: " .. tostring(dm) end
+  local dm_ok, why = dm.available()
   if not dm_ok then return nil, "--host needs device-mapper in this machine's kernel: " .. tostring(why) end
   return true
 end
 
 -- the kernel log of this machine (--host), for the tests' slices
 local function host_dmesg()
-  local r = require("sts.core").proc.run({"dmesg"}, {timeout = 30})
+  local r = require("sts.proc").run({"dmesg"}, {timeout = 30})
   return r and r.rc == 0 and r.stdout or ""
 end
 
@@ -265,7 +261,7 @@ local function cmd_run(args)
     if not ok then die("%s", why) end
   end
   local sts_vm = os.getenv("STS_VM") or ((os.getenv("STS_TEST_TOP") or ".") .. "/scripts/sts-vm")
-  if not o.host and not require("sts.core").proc.which(sts_vm) then
+  if not o.host and not require("sts.proc").which(sts_vm) then
     die("no sandbox: %s is not there (set STS_VM to scripts/sts-vm of an stslua checkout, or use --host)", sts_vm)
   end
 

@@ -11,7 +11,7 @@
 -- runner on this machine, after a leak check; what the test leaves is
 -- removed with testkit.cleanup_leftovers before the next file.
 
-local core = require "sts.core"
+local proc = require "sts.proc"
 local record = require "sts.runner.record"
 local verdict = require "sts.runner.verdict"
 
@@ -87,7 +87,7 @@ function M.start(test, ctx, seq)
     argv = M.vm_argv(test, ctx, dir)
     opts = {output_file = dir .. "/log"}
   end
-  local child, why = core.proc.spawn(argv, opts)
+  local child, why = proc.spawn(argv, opts)
   if not child then return nil, why end
   return {test = test, dir = dir, child = child, argv = argv,
           started = ctx.clock(), deadline = ctx.clock() + (test.timeout or ctx.timeout)}

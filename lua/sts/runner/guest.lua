@@ -25,7 +25,8 @@
 -- lvm, blkdiscard, fio); a name that is a busybox applet is not. Tools
 -- started by absolute path are not seen.
 
-local core = require "sts.core"
+local proc = require "sts.proc"
+local time = require "sts.time"
 local record = require "sts.runner.record"
 local requires = require "sts.runner.requires"
 
@@ -40,9 +41,7 @@ local TOOL_PATTERNS = {
 }
 
 local function monotime()
-  local ok, system = pcall(require, "system")
-  if ok and system.monotime then return system.monotime() end
-  return os.time()
+  return time.now_ms() / 1000
 end
 
 local function read_first_line(path)
@@ -88,7 +87,7 @@ end
 local function find_in(dirs, name)
   for _, d in ipairs(dirs) do
     local p = d .. "/" .. name
-    if core.proc.which(p) then return p end
+    if proc.which(p) then return p end
   end
   return nil
 end
@@ -132,7 +131,7 @@ function M.make_wrappers(log)
     if list_ok then
       for name in iter, state do
         local real = dir .. "/" .. name
-        if not seen[name] and is_tool_name(name) and core.proc.which(real)
+        if not seen[name] and is_tool_name(name) and proc.which(real)
            and not busybox_applet(real) then
           seen[name] = true
           local f = io.open(WRAP_DIR .. "/" .. name, "w")
@@ -151,7 +150,7 @@ function M.make_wrappers(log)
   if #made == 0 then return nil end
   local argv = {"chmod", "755"}
   for _, p in ipairs(made) do argv[#argv + 1] = p end
-  local r = core.proc.run(argv, {timeout = 30})
+  local r = proc.run(argv, {timeout = 30})
   if not r or r.rc ~= 0 then return nil end
   return WRAP_DIR
 end
@@ -160,8 +159,10 @@ end
 -- @treturn {string,...} "dm NAME" and "loop /dev/loopN (FILE)" items
 function M.devices()
   local out = {}
-  local rows = core.dm.list and core.dm.list() or {}
-  for _, row in ipairs(rows or {}) do out[#out + 1] = "dm " .. row.name end
+  local ok_dm, dm = pcall(require, "sts.dm")
+  local got, devices = false, nil
+  if ok_dm then got, devices = pcall(dm.DmDevice.get_all) end
+  for _, d in ipairs(got and devices or {}) do out[#out + 1] = "dm " .. d.dm_name end
   local ok, loop = pcall(require, "sts.loop")
   if ok then
     for _, lo in ipairs(loop.list()) do
@@ -235,7 +236,7 @@ function M.main(path, kind, opts)
   kmsg("sts-test: start " .. path)
   io.stdout:flush()
   local t0 = monotime()
-  local child, why = core.proc.spawn(M.argv(path, kind, opts.interpreter),
+  local child, why = proc.spawn(M.argv(path, kind, opts.interpreter),
                                      {output_file = "/proc/self/fd/1", env = env})
   local rc, sig
   if child then
@@ -264,7 +265,7 @@ function M.main(path, kind, opts)
   end
   local okd, dmpd_mod = pcall(require, "sts.dmpd")
   local thin_check = okd and dmpd_mod.tool_path("thin_check") or "thin_check"
-  local dmpd = core.proc.run({thin_check, "-V"}, {timeout = 10})
+  local dmpd = proc.run({thin_check, "-V"}, {timeout = 10})
   if dmpd and dmpd.rc == 0 then rec.dmpd = (dmpd.stdout:match("[^\n]+") or ""):gsub("%s+$", "") end
   if rc == nil then return finish(128 + (sig or 0)) end
   return finish(rc)
