@@ -86,12 +86,13 @@ asan:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(CMOD_DIR)/sts $(DESTDIR)$(LMOD_DIR)/sts
 	install -m 0755 $(STSLUA) $(DESTDIR)$(PREFIX)/bin/stslua
+	install -m 0755 scripts/sts-test $(DESTDIR)$(PREFIX)/bin/sts-test
 	install -m 0755 $(COREMOD) $(DESTDIR)$(CMOD_DIR)/sts/core.so
 	cd lua && for f in $$(find sts -name '*.lua'); do \
 	  install -D -m 0644 "$$f" "$(DESTDIR)$(LMOD_DIR)/$$f" || exit 1; done
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/stslua $(DESTDIR)$(CMOD_DIR)/sts/core.so
+	rm -f $(DESTDIR)$(PREFIX)/bin/stslua $(DESTDIR)$(PREFIX)/bin/sts-test $(DESTDIR)$(CMOD_DIR)/sts/core.so
 	rm -rf $(DESTDIR)$(LMOD_DIR)/sts
 
 clean:
