@@ -1,0 +1,434 @@
+--- suite: what the regression scenarios under scripts/suites/ share.
+--
+-- A scenario starts with
+--
+--   package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
+--   local suite = require "suite"
+--   local check = suite.start()
+--
+-- suite.start() reads the scenario's own header: each `-- @requires ...`
+-- line names one thing it needs (`target NAME [MIN_VERSION]`, `tool NAME`,
+-- `kernel MIN_RELEASE`, `module NAME`), checked before anything is made; a
+-- missing one prints `SKIP: reason` and exits 77. `-- @quick` marks the
+-- scenarios `make check` runs. The scenario ends with os.exit(suite.report())
+-- after its fixtures' scopes (0 pass, 1 fail).
+--
+-- Data is checked block by block: write_blocks stamps every 4 KiB block
+-- with the tag, generation and block number it should hold, and
+-- verify_blocks reads them back with O_DIRECT and counts the blocks that
+-- differ, so a stale, zeroed or misplaced block is seen, not only an error.
+local testkit = require "sts.testkit"
+local dm = require "sts.dm"
+local core = require "sts.core"
+
+local suite = {}
+
+suite.BLOCK = 4096
+suite.MiB = 1024 * 1024
+
+local check, report = testkit.checks()
+suite.check = check
+
+-- requirements ------------------------------------------------------------------
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+suite.read_file = read_file
+
+-- "6.1.0-57-cloud-amd64" -> {6, 1, 0}; versions "1.22.0" the same way
+local function numbers(text)
+  local list = {}
+  for n in tostring(text):gmatch("%d+") do list[#list + 1] = tonumber(n) end
+  return list
+end
+
+-- true when version a >= b, comparing number by number
+local function at_least(a, b)
+  local x, y = numbers(a), numbers(b)
+  for i = 1, math.max(#x, #y) do
+    local p, q = x[i] or 0, y[i] or 0
+    if p ~= q then return p > q end
+  end
+  return true
+end
+suite.at_least = at_least
+
+local function kernel_release()
+  return ((read_file("/proc/sys/kernel/osrelease") or ""):gsub("%s+$", ""))
+end
+suite.kernel_release = kernel_release
+
+local function target_version(name)
+  for _, t in ipairs(dm.targets()) do
+    if t.name == name then return t.version end
+  end
+end
+
+-- a target not loaded yet may be a module modprobe can load
+local function find_target(name)
+  local v = target_version(name)
+  if v then return v end
+  core.proc.run({"modprobe", "dm-" .. name}, {timeout = 30})
+  return target_version(name)
+end
+
+-- Why the requirement `words` is not met, or nil when it is.
+local function unmet(words)
+  local kind, name, min = words[1], words[2], words[3]
+  if kind == "target" then
+    local v = find_target(name)
+    if not v then return "the kernel has no dm target '" .. name .. "'" end
+    if min and not at_least(v, min) then
+      return string.format("dm target %s is %s, needs %s", name, v, min)
+    end
+  elseif kind == "tool" then
+    if not core.proc.which(name) then return "no program '" .. name .. "' in PATH" end
+  elseif kind == "kernel" then
+    if not at_least(kernel_release(), name) then
+      return "kernel " .. kernel_release() .. " is older than " .. name
+    end
+  elseif kind == "module" then
+    local r = core.proc.run({"modprobe", name}, {timeout = 30})
+    if r.rc ~= 0 then return "cannot load module " .. name .. ": " .. r.stderr:gsub("%s+$", "") end
+  else
+    error("suite: unknown requirement '" .. tostring(kind) .. "' in the header")
+  end
+end
+
+--- The requirement lines of a scenario file: a list of word lists.
+-- @tparam string path the scenario
+-- @treturn table `{ {"target", "thin-pool", "1.22"}, ... }`, and whether it is quick
+function suite.header(path)
+  local list, quick = {}, false
+  for line in io.lines(path) do
+    if not line:match("^%-%-") then break end
+    local req = line:match("^%-%-%s*@requires%s+(.-)%s*$")
+    if req then
+      local words = {}
+      for w in req:gmatch("%S+") do words[#words + 1] = w end
+      list[#list + 1] = words
+    end
+    if line:match("^%-%-%s*@quick%s*$") then quick = true end
+  end
+  return list, quick
+end
+
+--- Checks the scenario's requirements (its header) and returns `check`.
+-- Exits 77 with "SKIP: reason" when one is not met or there is no dm.
+-- @treturn function check(cond, what)
+function suite.start()
+  local ok, why = dm.available()
+  if not ok then suite.skip(why) end
+  for _, words in ipairs(suite.header(arg[0])) do
+    local reason = unmet(words)
+    if reason then suite.skip(reason) end
+  end
+  print("scenario " .. arg[0] .. " on kernel " .. kernel_release())
+  return check
+end
+
+--- Prints the reason and exits 77 (skipped).
+-- @tparam string reason
+function suite.skip(reason)
+  print("SKIP: " .. tostring(reason))
+  os.exit(77)
+end
+
+--- Prints PASS or the failure count; the exit status for os.exit.
+-- @treturn integer 0 or 1
+function suite.report()
+  return report()
+end
+
+--- Fails the scenario right away (a check that cannot go on).
+-- @tparam string what
+function suite.fail(what)
+  check(false, what)
+  error("scenario stopped: " .. what, 0)
+end
+
+-- processes --------------------------------------------------------------------------
+
+--- Runs argv (no shell); the CommandResult-like table of core.proc.run.
+-- @tparam table argv
+-- @tparam[opt] table opts core.proc.run options (timeout defaults to 120 s)
+function suite.run(argv, opts)
+  opts = opts or {}
+  opts.timeout = opts.timeout or 120
+  return core.proc.run(argv, opts)
+end
+
+--- Runs argv and raises, with its output, when it fails.
+-- @tparam table argv
+-- @tparam[opt] table opts
+function suite.must(argv, opts)
+  local r = suite.run(argv, opts)
+  if r.rc ~= 0 then
+    error(table.concat(argv, " ") .. " failed (rc " .. tostring(r.rc) .. "): " .. r.stderr .. r.stdout, 0)
+  end
+  return r
+end
+
+local function sh_quote(word)
+  return "'" .. tostring(word):gsub("'", "'\\''") .. "'"
+end
+
+--- Runs several argv lists at the same time and waits for all of them.
+-- The commands are started by one `sh` with each word quoted; each one's
+-- exit status comes back in order.
+-- @tparam table argvs list of argv lists
+-- @treturn table the exit statuses
+function suite.parallel(argvs, timeout)
+  local script = {}
+  for i, argv in ipairs(argvs) do
+    local words = {}
+    for _, w in ipairs(argv) do words[#words + 1] = sh_quote(w) end
+    script[#script + 1] = string.format("( %s >/dev/null 2>&1; echo \"%d $?\" ) &", table.concat(words, " "), i)
+  end
+  script[#script + 1] = "wait"
+  local r = suite.must({"sh", "-c", table.concat(script, "\n")}, {timeout = timeout or 120})
+  local rcs = {}
+  for i, rc in r.stdout:gmatch("(%d+) (%d+)") do rcs[tonumber(i)] = tonumber(rc) end
+  return rcs
+end
+
+-- block data -----------------------------------------------------------------------------
+
+--- The content block `n` holds for tag and generation: 4 KiB naming all three.
+-- @tparam string tag
+-- @tparam integer gen
+-- @tparam integer n block number on the device
+-- @treturn string
+function suite.block(tag, gen, n)
+  local line = string.format("sts %s gen %d block %d|", tag, gen, n)
+  return (line:rep(suite.BLOCK // #line + 1)):sub(1, suite.BLOCK)
+end
+
+local function blocks(tag, gen, first, count)
+  local parts = {}
+  for n = first, first + count - 1 do parts[#parts + 1] = suite.block(tag, gen, n) end
+  return table.concat(parts)
+end
+suite.blocks = blocks
+
+--- Writes bytes at a byte offset with O_DIRECT (dd); true or nil, message.
+-- offset and #data are multiples of 4 KiB.
+function suite.write_at(path, offset, data, flags)
+  local r = suite.run({"dd", "of=" .. path, "bs=4096", "seek=" .. offset // 4096, "iflag=fullblock",
+    "oflag=direct" .. (flags or ""), "conv=notrunc"}, {stdin = data})
+  if r.rc ~= 0 then return nil, (r.stderr:match("dd: ([^\n]*)") or r.stderr) end
+  return true
+end
+
+--- Reads len bytes at a byte offset with O_DIRECT; the bytes, or nil, message.
+function suite.read_at(path, offset, len)
+  local r = suite.run({"dd", "if=" .. path, "bs=4096", "skip=" .. offset // 4096,
+    "count=" .. len // 4096, "iflag=direct"})
+  if r.rc ~= 0 then return nil, (r.stderr:match("dd: ([^\n]*)") or r.stderr) end
+  return r.stdout
+end
+
+--- Stamps blocks first .. first+count-1 (4 KiB blocks) of path.
+-- @treturn boolean|nil true, or nil and dd's message
+function suite.write_blocks(path, first, count, tag, gen)
+  return suite.write_at(path, first * suite.BLOCK, blocks(tag, gen, first, count))
+end
+
+--- Counts the blocks of first .. first+count-1 that do not hold tag/gen.
+-- @treturn integer blocks that differ (count when the read failed)
+-- @treturn integer|nil the first one that differs
+-- @treturn string|nil the read error
+function suite.verify_blocks(path, first, count, tag, gen)
+  local data, err = suite.read_at(path, first * suite.BLOCK, count * suite.BLOCK)
+  if not data then return count, first, err end
+  local bad, first_bad = 0, nil
+  for i = 0, count - 1 do
+    local got = data:sub(i * suite.BLOCK + 1, (i + 1) * suite.BLOCK)
+    if got ~= suite.block(tag, gen, first + i) then
+      bad = bad + 1
+      first_bad = first_bad or first + i
+    end
+  end
+  return bad, first_bad
+end
+
+--- check() that blocks hold tag/gen, naming the first bad block on failure.
+function suite.check_blocks(path, first, count, tag, gen, what)
+  local bad, at, err = suite.verify_blocks(path, first, count, tag, gen)
+  local detail = bad == 0 and "" or string.format(" (%d of %d blocks differ, first %s%s)", bad, count,
+    tostring(at), err and ": " .. err or "")
+  return check(bad == 0, what .. detail)
+end
+
+--- true when every byte of s is zero
+function suite.is_zero(s)
+  return s ~= nil and not s:find("[^%z]")
+end
+
+--- Discards a byte range of a block device (blkdiscard); rc and message.
+function suite.discard(path, offset, len)
+  local r = suite.run({"blkdiscard", "-o", tostring(offset), "-l", tostring(len), path})
+  return r.rc, (r.stderr:gsub("%s+$", ""))
+end
+
+--- How many `unit`-byte pieces of the first `bytes` of path contain `needle`.
+function suite.count_containing(path, bytes, unit, needle)
+  local data = assert(suite.read_at(path, 0, bytes))
+  local n = 0
+  for i = 0, bytes // unit - 1 do
+    if data:find(needle, i * unit + 1, true) and data:find(needle, i * unit + 1, true) <= (i + 1) * unit then
+      n = n + 1
+    end
+  end
+  return n
+end
+
+--- true when this run breaks the scenario on purpose (STS_SUITE_MUTATE=name),
+-- to show that its checks fail; says so.
+function suite.mutate(name)
+  if os.getenv("STS_SUITE_MUTATE") == name then
+    print("MUTATION " .. name .. ": this run breaks the scenario on purpose")
+    return true
+  end
+  return false
+end
+
+-- devices ----------------------------------------------------------------------------------
+
+local function remove_quietly(d)
+  local info = d:info()
+  if info and info.exists then
+    if info.suspended then d:resume() end
+    local ok, msg = d:remove()
+    if not ok then io.stderr:write("suite: remove ", d.dm_name, ": ", tostring(msg), "\n") end
+  end
+end
+
+--- A dm device (name prefixed with the kit's prefix) removed when closed.
+-- @tparam string tag part of the name
+-- @param tbl a target, a list of targets or table text
+-- @tparam[opt] table opts dm.create options
+-- @treturn DmDevice to-be-closed through a wrapper: use `local d <close> = suite.device(...)`
+local made = 0
+function suite.device(tag, tbl, opts)
+  made = made + 1
+  local d = dm.create(testkit.prefix .. tag .. made, tbl, opts)
+  return setmetatable({dev = d, path = d.path, name = d.dm_name}, {
+    __index = function(_, k) local v = d[k]
+      if type(v) == "function" then return function(_, ...) return v(d, ...) end end
+      return v end,
+    __close = function() remove_quietly(d) end})
+end
+
+--- The first target's typed status of a device or fixture.
+function suite.status(d)
+  local dev = d.dev or d
+  return dev:status_table()[1]
+end
+
+--- Reloads a device's table (a target or list), raising on failure.
+function suite.reload(d, tbl, opts)
+  local dev = d.dev or d
+  local ok, msg = dev:reload(tbl, opts)
+  if not ok then error("reload " .. dev.dm_name .. ": " .. tostring(msg), 0) end
+end
+
+--- Sends a message, raising on failure; returns the target's response.
+function suite.message(d, text)
+  local dev = d.dev or d
+  local ok, msg = dev:message(0, text)
+  if not ok then error("message '" .. text .. "' to " .. dev.dm_name .. ": " .. tostring(msg), 0) end
+  return ok
+end
+
+--- A to-be-closed value that runs fn when its scope ends.
+function suite.defer(fn)
+  return setmetatable({}, {__close = function() fn() end})
+end
+
+--- Fills a whole device with one byte (O_DIRECT, 1 MiB at a time).
+function suite.fill(path, byte, bytes)
+  local mb = bytes // suite.MiB
+  local chunk = string.rep(byte, suite.MiB)
+  local r = suite.run({"dd", "of=" .. path, "bs=1048576", "count=" .. mb, "iflag=fullblock",
+    "oflag=direct", "conv=notrunc"}, {stdin = chunk:rep(mb)})
+  if r.rc ~= 0 then error("fill " .. path .. ": " .. r.stderr, 0) end
+end
+
+--- Writes to a sysfs/procfs file and returns the old value (restore it).
+function suite.set_param(path, value)
+  local old = (read_file(path) or ""):gsub("%s+$", "")
+  local f = assert(io.open(path, "w"))
+  assert(f:write(tostring(value)))
+  f:close()
+  return old
+end
+
+--- "major:minor" of a device or fixture
+function suite.devt(d)
+  local dev = d.dev or d
+  return dev.major .. ":" .. dev.minor
+end
+
+-- filesystems -------------------------------------------------------------------------------
+
+--- Mounts a device on a new directory; to-be-closed (unmounts, removes the dir).
+-- @treturn table `{dir=, umount=function}`
+function suite.mount(path, fstype, options)
+  local dir = os.tmpname()
+  os.remove(dir)
+  suite.must({"mkdir", dir})
+  local argv = {"mount", "-t", fstype}
+  if options then argv[#argv + 1] = "-o"; argv[#argv + 1] = options end
+  argv[#argv + 1] = path
+  argv[#argv + 1] = dir
+  local r = suite.run(argv)
+  if r.rc ~= 0 then
+    suite.run({"rmdir", dir})
+    error("mount " .. path .. ": " .. r.stderr, 0)
+  end
+  local m = {dir = dir, mounted = true}
+  function m.umount()
+    if not m.mounted then return true end
+    local u = suite.run({"umount", dir})
+    if u.rc ~= 0 then return nil, u.stderr end
+    m.mounted = false
+    suite.run({"rmdir", dir})
+    return true
+  end
+  return setmetatable(m, {__close = function()
+    if m.mounted then
+      local ok = m.umount()
+      if not ok then suite.run({"umount", "-l", dir}) end
+    end
+  end})
+end
+
+--- Writes a file of n copies of a line naming the file; returns the content.
+function suite.write_file(path, name, kib)
+  local line = ("file " .. name .. " "):rep(64):sub(1, 1023) .. "\n"
+  local data = line:rep(kib)
+  local f, err = io.open(path, "wb")
+  if not f then return nil, err end
+  local ok, werr = f:write(data)
+  local closed, cerr = f:close()
+  if not ok then return nil, werr end
+  if not closed then return nil, cerr end
+  return data
+end
+
+--- Kernel log lines after mark (a count from a previous call); all and the new count.
+function suite.dmesg(mark)
+  local lines = {}
+  for line in suite.must({"dmesg"}).stdout:gmatch("[^\n]+") do lines[#lines + 1] = line end
+  local new = {}
+  for i = (mark or 0) + 1, #lines do new[#new + 1] = lines[i] end
+  return new, #lines
+end
+
+return suite
