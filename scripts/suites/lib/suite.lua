@@ -132,6 +132,12 @@ function suite.start()
   return check
 end
 
+--- The version a dmpd tool prints ("0.9.0"), or "?".
+function suite.tool_version(name)
+  local r = require("sts.dmpd").get_version(name)
+  return ((r.stdout or "") .. (r.stderr or "")):match("%d+%.%d+[%.%d]*") or "?"
+end
+
 --- Prints the reason and exits 77 (skipped).
 -- @tparam string reason
 function suite.skip(reason)
@@ -218,9 +224,12 @@ suite.blocks = blocks
 
 --- Writes bytes at a byte offset with O_DIRECT (dd); true or nil, message.
 -- offset and #data are multiples of 4 KiB.
-function suite.write_at(path, offset, data, flags)
-  local r = suite.run({"dd", "of=" .. path, "bs=4096", "seek=" .. offset // 4096, "iflag=fullblock",
-    "oflag=direct" .. (flags or ""), "conv=notrunc"}, {stdin = data})
+-- io_size (default 4096, a divisor of offset and #data) is the size of
+-- each write request.
+function suite.write_at(path, offset, data, io_size)
+  io_size = io_size or 4096
+  local r = suite.run({"dd", "of=" .. path, "bs=" .. io_size, "seek=" .. offset // io_size,
+    "iflag=fullblock", "oflag=direct", "conv=notrunc"}, {stdin = data})
   if r.rc ~= 0 then return nil, (r.stderr:match("dd: ([^\n]*)") or r.stderr) end
   return true
 end
@@ -234,9 +243,31 @@ function suite.read_at(path, offset, len)
 end
 
 --- Stamps blocks first .. first+count-1 (4 KiB blocks) of path.
+-- io_size: bytes per write request (default 4096); 65536 writes whole
+-- 64 KiB cache/pool blocks at once.
 -- @treturn boolean|nil true, or nil and dd's message
-function suite.write_blocks(path, first, count, tag, gen)
-  return suite.write_at(path, first * suite.BLOCK, blocks(tag, gen, first, count))
+function suite.write_blocks(path, first, count, tag, gen, io_size)
+  return suite.write_at(path, first * suite.BLOCK, blocks(tag, gen, first, count), io_size)
+end
+
+--- How many groups of `per` 4 KiB blocks, of `groups` from block 0, hold
+-- exactly tag/gen (e.g. per = 16: whole 64 KiB cache blocks).
+function suite.count_intact(path, groups, per, tag, gen)
+  local data = suite.read_at(path, 0, groups * per * suite.BLOCK)
+  if not data then return 0 end
+  local n = 0
+  for g = 0, groups - 1 do
+    local whole = true
+    for i = 0, per - 1 do
+      local b = g * per + i
+      if data:sub(b * suite.BLOCK + 1, (b + 1) * suite.BLOCK) ~= suite.block(tag, gen, b) then
+        whole = false
+        break
+      end
+    end
+    if whole then n = n + 1 end
+  end
+  return n
 end
 
 --- Counts the blocks of first .. first+count-1 that do not hold tag/gen.
