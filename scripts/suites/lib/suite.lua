@@ -234,6 +234,11 @@ function suite.write_at(path, offset, data, io_size)
   return true
 end
 
+--- Sends the device a cache flush (fsync of the block device, no data).
+function suite.flush_device(path)
+  return suite.must({"dd", "if=/dev/null", "of=" .. path, "count=0", "conv=fsync,notrunc"})
+end
+
 --- Reads len bytes at a byte offset with O_DIRECT; the bytes, or nil, message.
 function suite.read_at(path, offset, len)
   local r = suite.run({"dd", "if=" .. path, "bs=4096", "skip=" .. offset // 4096,
@@ -377,6 +382,19 @@ function suite.message(d, text)
   return ok
 end
 
+--- Polls a device's typed status every 100 ms until predicate(status)
+-- holds, for targets that raise no dm event when it changes.
+-- @treturn boolean|nil true and the status, or nil and the last status
+function suite.poll(d, predicate, timeout_ms)
+  local t0 = core.loop.monotonic_ms()
+  while true do
+    local st = suite.status(d)
+    if predicate(st) then return true, st end
+    if core.loop.monotonic_ms() - t0 > (timeout_ms or 30000) then return nil, st end
+    core.loop.sleep_ms(100)
+  end
+end
+
 --- A to-be-closed value that runs fn when its scope ends.
 function suite.defer(fn)
   return setmetatable({}, {__close = function() fn() end})
@@ -404,6 +422,79 @@ end
 function suite.devt(d)
   local dev = d.dev or d
   return dev.major .. ":" .. dev.minor
+end
+
+-- snapshots ------------------------------------------------------------------------------
+
+--- An origin for dm-snapshot: a loop (the real device) and a
+-- snapshot-origin device over it, to-be-closed (snapshots taken with
+-- :snapshot go first).
+-- @tparam integer mb size of the origin
+-- @treturn table `{real=, dev=, path=, snaps={}, snapshot=function(cow_mb, persistent)}`
+function suite.snapshot_origin(mb)
+  local los = testkit.loop_devices(1, mb)
+  local real = los[1]
+  local sectors = real.size // 512
+  local o = {real = real, sectors = sectors, snaps = {}, loops = {los}}
+  o.dev = dm.create(testkit.prefix .. "origin" .. real.name, dm.SnapshotOriginTarget{size = sectors,
+    origin = real.path})
+  o.path = o.dev.path
+  --- takes a snapshot (origin suspended around it); returns the DmDevice
+  function o.snapshot(cow_mb, persistent, chunk)
+    local cow = testkit.loop_devices(1, cow_mb)
+    o.loops[#o.loops + 1] = cow
+    assert(o.dev:suspend())
+    local ok, snap = pcall(dm.create, testkit.prefix .. "snap" .. cow[1].name, dm.SnapshotTarget{
+      size = sectors, origin = real.path, cow = cow[1].path, persistent = persistent or "P",
+      chunk_size = chunk or 16})
+    assert(o.dev:resume())
+    if not ok then error(snap, 0) end
+    o.snaps[#o.snaps + 1] = snap
+    return snap
+  end
+  return setmetatable(o, {__close = function()
+    for i = #o.snaps, 1, -1 do remove_quietly(o.snaps[i]) end
+    remove_quietly(o.dev)
+    for i = #o.loops, 1, -1 do o.loops[i]:remove() end
+  end})
+end
+
+-- raid legs ------------------------------------------------------------------------------
+
+--- n raid legs, each a metadata and a data device (linear devices over
+-- their own loops, so a leg can be failed with testkit.inject), to-be-closed.
+-- @treturn table list of `{meta=, data=}` linear fixtures, plus `.devices`
+-- for dm.RaidTarget and `.mirrors` for dm.MirrorTarget
+function suite.raid_legs(n, data_mb)
+  local made = {}
+  local legs = {devices = {}, mirrors = {}}
+  local metas = testkit.loop_devices(n, 1)
+  local datas = testkit.loop_devices(n, data_mb)
+  made[#made + 1] = metas
+  made[#made + 1] = datas
+  for i = 1, n do
+    local m = testkit.linear(metas[i])
+    local d = testkit.linear(datas[i])
+    made[#made + 1] = m
+    made[#made + 1] = d
+    legs[i] = {meta = m, data = d}
+    legs.devices[i] = {metadata = m.path, data = d.path}
+    legs.mirrors[i] = {device = d.path, offset = 0}
+  end
+  legs.sectors = datas[1].size // 512
+  return setmetatable(legs, {__close = function()
+    for i = #made, 1, -1 do made[i]:remove() end
+  end})
+end
+
+--- Polls a raid or mirror device until its resync/recovery is done.
+function suite.wait_in_sync(d, timeout_ms)
+  return suite.poll(d, function(s)
+    if s.raid_type then
+      return s.sync_action == "idle" and s.sync_current == s.sync_total and not s.health:find("[aD]")
+    end
+    return s.sync_regions == s.total_regions
+  end, timeout_ms or 50000)
 end
 
 -- filesystems -------------------------------------------------------------------------------
