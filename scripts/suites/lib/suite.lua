@@ -497,6 +497,55 @@ function suite.wait_in_sync(d, timeout_ms)
   end, timeout_ms or 50000)
 end
 
+-- integrity -------------------------------------------------------------------------------
+
+--- A standalone dm-integrity device (internal crc32c tags) over a new
+-- loop, sized to what the target provides; to-be-closed.
+-- mode "J" (journal) or "B" (bitmap).
+function suite.integrity(mb, mode)
+  local los = testkit.loop_devices(1, mb)
+  local features = {"internal_hash:crc32c"}
+  local function target(size)
+    return dm.IntegrityTarget{size = size, device = los[1].path, tag_size = 4, mode = mode,
+      features = features}
+  end
+  local name = testkit.prefix .. "integrity" .. los[1].name
+  local ok, d = pcall(dm.create, name, target(8))     -- formats the device, says what it provides
+  if not ok then los:remove(); error(d, 0) end
+  local provided = d:status_table()[1].provided_data_sectors
+  d:remove()
+  local it = {loop = los[1], sectors = provided, name = name}
+  function it.open()
+    it.dev = dm.create(name, target(provided))
+    it.path = it.dev.path
+    return it.dev
+  end
+  function it.close()
+    if it.dev then remove_quietly(it.dev); it.dev = nil end
+  end
+  it.open()
+  return setmetatable(it, {__close = function() it.close(); los:remove() end})
+end
+
+--- Flips one byte of the last place `needle` occurs on a device (the data
+-- area comes after dm-integrity's journal); true when found.
+function suite.corrupt_last(path, bytes, needle)
+  local data = assert(suite.read_at(path, 0, bytes))
+  local at, pos = nil, 1
+  while true do
+    local i = data:find(needle, pos, true)
+    if not i then break end
+    at, pos = i, i + 1
+  end
+  if not at then return false end
+  local sector = (at - 1) // 4096 * 4096
+  local block = data:sub(sector + 1, sector + 4096)
+  local off = (at - 1) - sector
+  local flipped = block:sub(1, off) .. string.char(block:byte(off + 1) ~ 0xff) .. block:sub(off + 2)
+  assert(suite.write_at(path, sector, flipped))
+  return true
+end
+
 -- filesystems -------------------------------------------------------------------------------
 
 --- Mounts a device on a new directory; to-be-closed (unmounts, removes the dir).
