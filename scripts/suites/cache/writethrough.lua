@@ -5,7 +5,6 @@
 -- device-mapper-test-suite's cache IOModeTests (writethrough) and
 -- Documentation/admin-guide/device-mapper/cache.rst ("writethrough").
 -- @requires target cache
--- @quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

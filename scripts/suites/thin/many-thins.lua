@@ -5,7 +5,6 @@
 -- CreationTests/DeletionTests ("create lots of thins", "delete many").
 -- @requires target thin-pool
 -- @requires tool thin_check
--- @quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -7,7 +7,6 @@
 -- ("many snapshots of snapshots", "snapshot chain").
 -- @requires target thin-pool
 -- @requires tool thin_check
--- @quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

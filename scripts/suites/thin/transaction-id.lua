@@ -6,7 +6,6 @@
 -- @requires target thin-pool
 -- @requires tool thin_dump
 -- @requires tool thin_check
--- @quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

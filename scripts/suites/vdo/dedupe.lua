@@ -7,6 +7,7 @@
 -- @requires kernel 6.9
 -- @requires target vdo
 -- @requires tool vdoformat
+-- @quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"
