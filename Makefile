@@ -46,7 +46,7 @@ HEADERS   := $(wildcard src/*.h)
 STSLUA  := $(BUILD)/stslua
 COREMOD := $(BUILD)/sts/core.so
 
-.PHONY: all deps check check-host demo install uninstall clean asan
+.PHONY: all deps check check-host demo install uninstall clean asan suite
 
 all: $(STSLUA) $(COREMOD)
 
@@ -79,6 +79,15 @@ check-host: all
 
 demo: deps all
 	@scripts/demo
+
+# make suite: every regression scenario of scripts/suites/ in one sandbox
+# guest (SUITE=scripts/suites/thin for one family, or a scenario file;
+# SUITE_ARGS=--quick for the subset make check runs)
+SUITE         ?= scripts/suites
+SUITE_ARGS    ?=
+SUITE_TIMEOUT ?= 3000
+suite: deps all
+	scripts/sts-vm --timeout $(SUITE_TIMEOUT) run scripts/suites/run.lua $(SUITE_ARGS) $(SUITE)
 
 asan:
 	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" CFLAGS="-O1 -g" all
