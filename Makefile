@@ -25,17 +25,22 @@ DM_LIBS   := $(shell $(PKG_CONFIG) --libs devmapper 2>/dev/null || echo -ldevmap
 LUA_LIBS  := $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null || echo -llua5.4)
 READLINE_LIBS := -lreadline
 
-LMOD_DIR = $(PREFIX)/share/lua/5.4
-CMOD_DIR = $(PREFIX)/lib/$(shell gcc -print-multiarch 2>/dev/null)/lua/5.4
-# the places pkg-config names for this Lua, moved under PREFIX
+# Where stock lua5.4 looks. PREFIX=/usr: the directories pkg-config names
+# for this Lua (Debian's multiarch ones). Any other PREFIX: Lua's own layout
+# below it (luaconf.h's PREFIX/share/lua/5.4 and PREFIX/lib/lua/5.4), which
+# for the default /usr/local is on lua5.4's built-in package.path/cpath.
+# Both can be set on the command line (LMOD_DIR=... CMOD_DIR=...).
 PC_LMOD := $(shell $(PKG_CONFIG) --variable=INSTALL_LMOD $(LUA_PC) 2>/dev/null)
 PC_CMOD := $(shell $(PKG_CONFIG) --variable=INSTALL_CMOD $(LUA_PC) 2>/dev/null)
-ifneq ($(PC_LMOD),)
-LMOD_DIR = $(PREFIX)$(patsubst /usr%,%,$(PC_LMOD))
+ifeq ($(patsubst %/,%,$(PREFIX)),/usr)
+LMOD_DIR ?= $(or $(PC_LMOD),/usr/share/lua/5.4)
+CMOD_DIR ?= $(or $(PC_CMOD),/usr/lib/$(shell $(CC) -print-multiarch 2>/dev/null)/lua/5.4)
+else
+LMOD_DIR ?= $(PREFIX)/share/lua/5.4
+CMOD_DIR ?= $(PREFIX)/lib/lua/5.4
 endif
-ifneq ($(PC_CMOD),)
-CMOD_DIR = $(PREFIX)$(patsubst /usr%,%,$(PC_CMOD))
-endif
+# the suite runner, installed beside stslua when the tree has it
+STS_TEST := $(wildcard scripts/sts-test)
 
 CORE_SRCS := $(filter-out src/stslua.c,$(wildcard src/*.c))
 CORE_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
@@ -85,12 +90,13 @@ asan:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(CMOD_DIR)/sts $(DESTDIR)$(LMOD_DIR)/sts
 	install -m 0755 $(STSLUA) $(DESTDIR)$(PREFIX)/bin/stslua
+	$(if $(STS_TEST),install -m 0755 $(STS_TEST) $(DESTDIR)$(PREFIX)/bin/sts-test)
 	install -m 0755 $(COREMOD) $(DESTDIR)$(CMOD_DIR)/sts/core.so
 	cd lua && for f in $$(find sts -name '*.lua'); do \
 	  install -D -m 0644 "$$f" "$(DESTDIR)$(LMOD_DIR)/$$f" || exit 1; done
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/stslua $(DESTDIR)$(CMOD_DIR)/sts/core.so
+	rm -f $(DESTDIR)$(PREFIX)/bin/stslua $(DESTDIR)$(PREFIX)/bin/sts-test $(DESTDIR)$(CMOD_DIR)/sts/core.so
 	rm -rf $(DESTDIR)$(LMOD_DIR)/sts
 
 clean:
