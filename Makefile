@@ -18,10 +18,14 @@ CC      ?= gcc
 WARN    := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 CFLAGS  ?= -O2 -g
 SAN     ?=
+# LUA_CFLAGS, DM_CFLAGS and DM_LIBS come from pkg-config unless given (the
+# rockspec passes LuaRocks' include and library directories)
+LUA_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags $(LUA_PC))
+DM_CFLAGS  ?= $(shell $(PKG_CONFIG) --cflags devmapper 2>/dev/null)
 ALL_CFLAGS  = $(CFLAGS) $(SAN) $(WARN) -std=gnu11 -fPIC -D_GNU_SOURCE \
-              $(shell $(PKG_CONFIG) --cflags $(LUA_PC)) -Isrc
+              $(LUA_CFLAGS) $(DM_CFLAGS) -Isrc
 LDFLAGS ?=
-DM_LIBS   := $(shell $(PKG_CONFIG) --libs devmapper 2>/dev/null || echo -ldevmapper)
+DM_LIBS   ?= $(shell $(PKG_CONFIG) --libs devmapper 2>/dev/null || echo -ldevmapper)
 LUA_LIBS  := $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null || echo -llua5.4)
 READLINE_LIBS := -lreadline
 
@@ -39,6 +43,7 @@ else
 LMOD_DIR ?= $(PREFIX)/share/lua/5.4
 CMOD_DIR ?= $(PREFIX)/lib/lua/5.4
 endif
+BINDIR ?= $(PREFIX)/bin
 # the suite runner, installed beside stslua when the tree has it
 STS_TEST := $(wildcard scripts/sts-test)
 
@@ -88,15 +93,15 @@ asan:
 	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" CFLAGS="-O1 -g" all
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(CMOD_DIR)/sts $(DESTDIR)$(LMOD_DIR)/sts
-	install -m 0755 $(STSLUA) $(DESTDIR)$(PREFIX)/bin/stslua
-	$(if $(STS_TEST),install -m 0755 $(STS_TEST) $(DESTDIR)$(PREFIX)/bin/sts-test)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(CMOD_DIR)/sts $(DESTDIR)$(LMOD_DIR)/sts
+	install -m 0755 $(STSLUA) $(DESTDIR)$(BINDIR)/stslua
+	$(if $(STS_TEST),install -m 0755 $(STS_TEST) $(DESTDIR)$(BINDIR)/sts-test)
 	install -m 0755 $(COREMOD) $(DESTDIR)$(CMOD_DIR)/sts/core.so
 	cd lua && for f in $$(find sts -name '*.lua'); do \
 	  install -D -m 0644 "$$f" "$(DESTDIR)$(LMOD_DIR)/$$f" || exit 1; done
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/stslua $(DESTDIR)$(PREFIX)/bin/sts-test $(DESTDIR)$(CMOD_DIR)/sts/core.so
+	rm -f $(DESTDIR)$(BINDIR)/stslua $(DESTDIR)$(BINDIR)/sts-test $(DESTDIR)$(CMOD_DIR)/sts/core.so
 	rm -rf $(DESTDIR)$(LMOD_DIR)/sts
 
 clean:
