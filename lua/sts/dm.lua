@@ -281,8 +281,15 @@ end
 
 device_mt.__name = "sts.DmDevice"
 -- methods first, then fields kept as they are, then computed ones
-cdm.set_device_index(methods, {dm_name = true, uuid = true, major = true, minor = true,
-  model = true}, getters)
+local plain_fields = {dm_name = true, uuid = true, major = true, minor = true, model = true}
+cdm.set_device_index(methods, plain_fields, getters)
+-- what a DmDevice offers, for the REPL's Tab (its __index is a C function)
+device_mt.__methods = methods
+device_mt.__fields = {}
+for _, set in ipairs({plain_fields, getters}) do
+  for name in pairs(set) do device_mt.__fields[#device_mt.__fields + 1] = name end
+end
+table.sort(device_mt.__fields)
 device_mt.__newindex = function(_, key)
   value_error("DmDevice fields are read-only (tried to set '%s')", tostring(key))
 end
