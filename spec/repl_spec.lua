@@ -219,10 +219,11 @@ describe("the REPL with a real DmDevice #kernel", function()
     local r = run.stslua({"-i"}, {stdin = ("d = sts.dm.DmDevice{dm_name = %q}\nd:st\t()\nd\n"):format(name)})
     assert.are.equal(0, r.rc, r.stderr)
     local out = r.stdout:gsub("\a", "")
-    assert.truthy(out:find("stslua> d:status()\n0 2048 linear " .. devt .. " 0\n", 1, true), out)
+    assert.truthy(out:find("stslua> d:status()\n0 2048 linear", 1, true), out)  -- linear has no status words
     assert.truthy(out:find('\nDmDevice{dm_name="' .. name .. '", name="' .. d.name, 1, true), out)
     assert.is_true(d:remove())
-    assert.matches('^DmDevice{dm_name="' .. name:gsub("%p", "%%%0") .. '", name="dm%-%d+", size=<DeviceNotFoundError>',
-      inspect(d))
+    -- a field that cannot be read any more shows the error's kind
+    assert.are.equal(('DmDevice{dm_name="%s", name="%s", size=1048576, table=<DeviceNotFoundError>}')
+      :format(name, d.name), inspect(d))
   end)
 end)
