@@ -4,6 +4,7 @@
 #   make check      install deps, build, run every test (host tier + kernel tier in the sandbox)
 #   make demo       install deps, build, run an example storage test script
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make doc        the reference (LDoc, config.ld) as HTML into build/doc/
 #   make asan       the same build with AddressSanitizer + UBSan, into build-asan/
 
 PREFIX  ?= /usr/local
@@ -55,7 +56,7 @@ HEADERS   := $(wildcard src/*.h)
 STSLUA  := $(BUILD)/stslua
 COREMOD := $(BUILD)/sts/core.so
 
-.PHONY: all deps check check-host check-kernel demo install uninstall clean asan
+.PHONY: all deps check check-host check-kernel demo install uninstall clean asan doc
 
 all: $(STSLUA) $(COREMOD)
 
@@ -99,6 +100,12 @@ install: all
 	install -m 0755 $(COREMOD) $(DESTDIR)$(CMOD_DIR)/sts/core.so
 	cd lua && for f in $$(find sts -name '*.lua'); do \
 	  install -D -m 0644 "$$f" "$(DESTDIR)$(LMOD_DIR)/$$f" || exit 1; done
+
+# LDoc reads the doc comments of lua/sts (config.ld) and writes HTML;
+# build/doc/index.html lists the modules
+doc:
+	rm -rf $(BUILD)/doc
+	ldoc -c config.ld -d $(BUILD)/doc .
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/stslua $(DESTDIR)$(BINDIR)/sts-test $(DESTDIR)$(CMOD_DIR)/sts/core.so

@@ -72,7 +72,7 @@ end
 -- the superblock's attributes; uuid (and any non-number) stays a string
 local SB_STRINGS = {uuid = true, policy = true}
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- check
 
 --- Parses thin_check/cache_check/era_check output.
@@ -106,7 +106,7 @@ function parse.check(input)
   return info
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- thin_ls
 
 local THIN_LS_DEFAULT = {"DEV", "MAPPED", "CREATE_TIME", "SNAP_TIME"}
@@ -199,7 +199,7 @@ function parse.thin_ls(input, fields)
   return rows
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- thin_dump
 
 --- Parses thin_dump XML.
@@ -259,7 +259,7 @@ function parse.thin_dump(input)
   return need_superblock(sb, "parse_thin_dump")
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- cache_dump
 
 --- Parses cache_dump XML.
@@ -291,7 +291,7 @@ function parse.cache_dump(input)
   return need_superblock(sb, "parse_cache_dump")
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- era_dump
 
 --- Parses era_dump XML (plain or --logical).
@@ -329,7 +329,7 @@ function parse.era_dump(input)
   return need_superblock(sb, "parse_era_dump")
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- thin_delta
 
 local DELTA_KINDS = {same = true, different = true, left_only = true, right_only = true}
@@ -368,7 +368,7 @@ function parse.thin_delta(input)
   return need_superblock(sb, "parse_thin_delta")
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- era_invalidate, thin_rmap
 
 --- Parses era_invalidate XML: a list of {begin=, length=} block ranges
@@ -403,7 +403,7 @@ function parse.thin_rmap(input)
   return rows
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- metadata sizes
 
 -- sectors per unit; lower case letters are powers of 1024, upper case of
