@@ -56,7 +56,7 @@ HEADERS   := $(wildcard src/*.h)
 STSLUA  := $(BUILD)/stslua
 COREMOD := $(BUILD)/sts/core.so
 
-.PHONY: all deps check check-host check-kernel demo install uninstall clean asan doc
+.PHONY: all deps check check-host demo install uninstall clean asan doc
 
 all: $(STSLUA) $(COREMOD)
 

@@ -8,5 +8,7 @@ return {
   dmpd = require "sts.dmpd",
   errors = require "sts.errors",
   loop = require "sts.loop",
+  proc = require "sts.proc",
+  time = require "sts.time",
   version = core.version,
 }

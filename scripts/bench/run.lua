@@ -17,7 +17,7 @@ local dm = require("sts.dm")
 local loop = require("sts.loop")
 local dmpd = require("sts.dmpd")
 
-local now_ms = core.loop.monotonic_ms
+local now_ms = core.time.now_ms
 local run = core.proc.run
 
 local reps, quick, only, sides_wanted = 5, false, nil, nil
