@@ -40,7 +40,7 @@ describe("concurrency #kernel", function()
     local dir = run.tmpdir()
     finally(function()
       run.rmtree(dir)
-      devs.remove_prefixed("ststest-cc-")  -- what a failed worker left
+      require("sts.dm").sweep("ststest-cc-")  -- what a failed worker left
     end)
     run.write_file(dir .. "/worker.lua", WORKER)
     -- the shell only starts both and collects each one's exit status

@@ -722,6 +722,20 @@ dm.NAME_MAX = cdm.NAME_MAX
 dm.UUID_MAX = cdm.UUID_MAX
 
 dm.DmDevice = DmDevice
+
+--- Checks a device name against the kernel's limits and returns it.
+-- One to 127 bytes, no '/', NUL or control character, not "." or "..";
+-- raises ValueError naming what is wrong.
+-- @function check_name
+-- @tparam string name the name
+-- @tparam[opt="device name"] string what what the message calls it
+-- @treturn string name
 dm.check_name = check_name
+
+--- The rows the C core loads for a table.
+-- @function table_rows
+-- @param tbl a target, a list of targets, or table text
+-- @treturn {{start=,size=,type=,args=},...} one row per target; raises
+-- ValueError for anything else
 dm.table_rows = table_rows
 return dm

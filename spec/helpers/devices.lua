@@ -75,21 +75,6 @@ function M.scope()
   return setmetatable({}, Scope)
 end
 
---- Removes every dm device whose name starts with `prefix` (what a child
--- process of the spec left); returns their names.
-function M.remove_prefixed(prefix)
-  local removed = {}
-  for name in pairs(M.kernel_names()) do
-    if name:sub(1, #prefix) == prefix then
-      core.dm.resume(name)
-      core.dm.remove(name, true)
-      removed[#removed + 1] = name
-    end
-  end
-  table.sort(removed)
-  return removed
-end
-
 --- The names of every dm device the kernel lists.
 function M.kernel_names()
   local set = {}

@@ -294,7 +294,8 @@ end
 -- ----------------------------------------------------------------------
 -- era_dump
 
---- Parses era_dump XML (plain or --logical).
+--- Parses era_dump XML.
+-- Plain or `--logical`.
 -- Returns {uuid=, block_size=, nr_blocks=, current_era=,
 -- writesets = {{era=, nr_bits=, blocks = {set block numbers, ascending}}},
 -- era_array = {{block=, era=}, ...}}. Only non-default entries are listed:
@@ -334,7 +335,8 @@ end
 
 local DELTA_KINDS = {same = true, different = true, left_only = true, right_only = true}
 
---- Parses thin_delta XML (plain or --verbose).
+--- Parses thin_delta XML.
+-- Plain or `--verbose`.
 -- Returns the superblock fields plus {left=, right=, ranges = {{type=
 -- "same"|"different"|"left_only"|"right_only", begin=, length=, and with
 -- --verbose data_begin= or left_data_begin=/right_data_begin=}, ...},
@@ -441,8 +443,9 @@ function parse.metadata_size(input)
   errors.raise("DmpdError", "parse_metadata_size: no size in the output: " .. text:sub(1, 200))
 end
 
---- Parses `--version` output: returns the version string ("0.9.0") and its
--- numeric parts (major, minor, patch), or nil when there is none.
+--- Parses what a tool prints for its version option.
+-- Returns the version string ("0.9.0") and its numeric parts (major,
+-- minor, patch), or nil when there is none.
 function parse.version(input)
   local text = text_of(input, "parse_version")
   local v = text:match("(%d+%.%d+%.%d+)") or text:match("(%d+%.%d+)")
