@@ -7,6 +7,7 @@
 local errors = require("sts.errors")
 local xml = require("sts.dmpd.xml")
 local command = require("sts.dmpd.command")
+local stream = require("sts.dmpd.stream")
 
 local parse = {}
 
@@ -207,8 +208,35 @@ end
 -- nr_data_blocks=, devices = {{dev_id=, mapped_blocks=, transaction=,
 -- creation_time=, snap_time=, mappings = {{origin=, data=, length=,
 -- time=}, ...}}, ...}}. Single mappings have length 1. Shared-subtree
--- <def>/<ref> elements (newer tools) are expanded in place.
+-- <def>/<ref> elements (newer tools) are expanded in place. Reads through
+-- the streaming reader (sts.dmpd.stream); `input` may also be an open file.
+-- @tparam string|table|file input the dump (text, CommandResult or file)
+-- @treturn table the superblock with its devices and their mappings
 function parse.thin_dump(input)
+  local sb, maps, n
+  stream.read(input, function(_, origin, data, length, time)
+    n = n + 1
+    maps[n] = {origin = origin, data = data, length = length, time = time}
+  end, function(name, a)
+    if name == "superblock" then
+      sb = typed_attrs(a, SB_STRINGS)
+      sb.devices = {}
+    else  -- a device: its mappings follow
+      local device = typed_attrs(a)
+      maps, n = {}, 0
+      device.mappings = maps
+      sb.devices[#sb.devices + 1] = device
+    end
+  end)
+  return sb
+end
+
+--- Parses thin_dump XML into the same tables as `thin_dump`, through the
+-- pure-Lua tree reader (sts.dmpd.xml): the reference the streaming reader
+-- is checked against, and a fallback that needs no C.
+-- @tparam string|table input the dump (text or CommandResult)
+-- @treturn table the superblock with its devices and their mappings
+function parse.thin_dump_tree(input)
   local text = text_of(input, "parse_thin_dump")
   local sb, device, def
   local defs = {}
