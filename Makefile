@@ -45,7 +45,7 @@ HEADERS   := $(wildcard src/*.h)
 STSLUA  := $(BUILD)/stslua
 COREMOD := $(BUILD)/sts/core.so
 
-.PHONY: all deps check check-host check-kernel demo install uninstall clean asan
+.PHONY: all deps check check-host demo install uninstall clean asan
 
 all: $(STSLUA) $(COREMOD)
 
@@ -122,6 +122,9 @@ vm-clean:
 # dir: stslua plus sts/floor.so). BENCH_ARGS go to the driver (--quick,
 # --reps N); BENCH_VM_ARGS to the sandbox (e.g. --kernel-arg NAME=VALUE);
 # BENCH_TIMEOUT bounds the guest.
+# Then, on this machine, guest_start (scripts/bench/guest-start.sh): a
+# cold boot against a guest restored from a saved one, BENCH_GUEST_ROUNDS
+# alternating rounds.
 # make bench-profile: where workload 1's time goes, each ioctl and the
 # kernel's removal (function_graph tracer), scripts/bench/profile.lua.
 .PHONY: bench bench-floor bench-profile
@@ -130,6 +133,7 @@ BENCH_FLOOR   := $(BENCH_DIR)/sts/floor.so
 BENCH_TIMEOUT ?= 3600
 BENCH_ARGS    ?=
 BENCH_VM_ARGS ?=
+BENCH_GUEST_ROUNDS ?= 7
 
 bench-floor: $(BENCH_FLOOR) $(BENCH_DIR)/stslua
 
@@ -144,6 +148,7 @@ $(BENCH_DIR)/stslua: $(STSLUA)
 bench: deps all bench-floor
 	scripts/sts-vm --timeout $(BENCH_TIMEOUT) --build $(BENCH_DIR) $(BENCH_VM_ARGS) \
 	  run scripts/bench/run.lua $(BENCH_ARGS)
+	scripts/bench/guest-start.sh $(BENCH_GUEST_ROUNDS) -- $(BENCH_VM_ARGS)
 
 bench-profile: deps all
 	scripts/sts-vm --timeout $(BENCH_TIMEOUT) $(BENCH_VM_ARGS) run scripts/bench/profile.lua
@@ -165,7 +170,7 @@ VALGRIND_SPECS ?= spec/proc_spec.lua spec/dm_spec.lua spec/errors_spec.lua \
 valgrind: all
 	valgrind -q --error-exitcode=99 --leak-check=full \
 	  --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
-	  $(STSLUA) /usr/bin/busted -o plainTerminal --exclude-tags=kernel \
+	  $(STSLUA) /usr/bin/busted -o plainTerminal --exclude-tags=kernel,sandbox \
 	  --filter-out='drains 100%+ MB' $(VALGRIND_SPECS)
 
 FUZZ_SECONDS ?= 60

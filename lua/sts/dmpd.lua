@@ -43,7 +43,7 @@ local tool_paths = {}
 local tool_dir
 
 local function proc()
-  return require("sts.core").proc
+  return require("sts.proc")
 end
 
 local function join(dir, name)

@@ -296,6 +296,14 @@ function sio.crc32c(s)
   return cio.crc32c(s)
 end
 
+--- The names in a directory, but "." and "..".
+-- @tparam string path the directory
+-- @treturn {string,...} the names, or nil, message, errno
+function sio.list_dir(path)
+  if type(path) ~= "string" then value_error("io.list_dir: expected a path, got %s", type(path)) end
+  return cio.list_dir(path)
+end
+
 --- Bytes of the stamp at the start of each pattern block.
 sio.STAMP_BYTES = cio.STAMP_BYTES
 

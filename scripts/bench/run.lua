@@ -21,7 +21,7 @@ local loop = require("sts.loop")
 local dmpd = require("sts.dmpd")
 local sio = require("sts.io")
 
-local now_ms = core.loop.monotonic_ms
+local now_ms = core.time.now_ms
 local run = core.proc.run
 
 local reps, quick, only, sides_wanted = 5, false, nil, nil

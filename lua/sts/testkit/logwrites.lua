@@ -23,7 +23,7 @@ return function(kit)
   function M.log_writes(dev, opts)
     opts = kit.check_fields(opts, {log_mb = true, log_dev = true, name = true}, "testkit.log_writes")
     local data_path = sio.path_of(dev, "testkit.log_writes")
-    local bytes, why = require("sts.core").loop.size(data_path)
+    local bytes, why = loop.size_of(data_path)
     if not bytes then kit.value_error("testkit.log_writes: %s", tostring(why)) end
     if opts.log_mb ~= nil and opts.log_dev ~= nil then
       kit.value_error("testkit.log_writes: give log_mb or log_dev, not both")
@@ -35,9 +35,8 @@ return function(kit)
       if opts.log_dev ~= nil then
         lw.log = opts.log_dev
       else
-        lw.log = loop.create{size_mb = kit.check_positive_integer(opts.log_mb or 64, "log_mb",
-          "testkit.log_writes")}
-        kit.made_loop(lw.log)
+        lw.log = kit.new_loop(kit.check_positive_integer(opts.log_mb or 64, "log_mb",
+          "testkit.log_writes"))
         lw.owns_log = true
       end
       lw.log_path = sio.path_of(lw.log, "testkit.log_writes")

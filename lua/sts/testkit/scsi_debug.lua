@@ -12,7 +12,9 @@
 -- testkit.scsi_debug. Several disks come from one load (disks = N): N
 -- pseudo hosts with a store each (per_host_store), so the disks do not
 -- share their data. Faults are module-wide: an :inject reaches every disk.
-local core = require "sts.core"
+local proc = require "sts.proc"
+local sio = require "sts.io"
+local time = require "sts.time"
 
 local DRIVER = "/sys/bus/pseudo/drivers/scsi_debug"
 local PARAMS = "/sys/module/scsi_debug/parameters"
@@ -67,7 +69,7 @@ return function(kit)
   end
 
   local function run(argv)
-    local r, msg = core.proc.run(argv, {timeout = 120})
+    local r, msg = proc.run(argv, {timeout = 120})
     if not r then kit.kit_error("%s: %s", argv[1], tostring(msg)) end
     return r
   end
@@ -75,10 +77,10 @@ return function(kit)
   -- the block devices of scsi_debug's disks, by host number
   local function find_disks()
     local found = {}
-    for _, name in ipairs(core.io.list_dir("/sys/block") or {}) do
+    for _, name in ipairs(sio.list_dir("/sys/block") or {}) do
       local model = read_line("/sys/block/" .. name .. "/device/model")
       if model and model:match("^scsi_debug") then
-        local dev = core.io.list_dir("/sys/block/" .. name .. "/device/scsi_device") or {}
+        local dev = sio.list_dir("/sys/block/" .. name .. "/device/scsi_device") or {}
         local h, c, t, l = (dev[1] or ""):match("^(%d+):(%d+):(%d+):(%d+)$")
         found[#found + 1] = {name = name, path = "/dev/" .. name, hctl = dev[1],
           host = tonumber(h), target = tonumber(t), lun = tonumber(l), channel = tonumber(c)}
@@ -127,7 +129,7 @@ return function(kit)
     end
     local sd = setmetatable({disks = {}, size_mb = size_mb, sector_size = sector_size}, ScsiDebug)
     kit.track(sd)
-    local deadline = core.loop.monotonic_ms() + WAIT_MS
+    local deadline = time.now_ms() + WAIT_MS
     while true do
       local found = find_disks()
       local ready = #found >= disks
@@ -136,12 +138,12 @@ return function(kit)
         sd.disks = found
         break
       end
-      if core.loop.monotonic_ms() > deadline then
+      if time.now_ms() > deadline then
         pcall(sd.remove, sd)
         kit.errors.raise("TimeoutError", ("%s: %d disk(s) did not appear in %d ms (saw %d)"):format(
           what, disks, WAIT_MS, #found))
       end
-      core.loop.sleep_ms(50)
+      time.sleep_ms(50)
     end
     sd.path = sd.disks[1].path
     sd.name = sd.disks[1].name
@@ -207,7 +209,7 @@ return function(kit)
         break
       end
       last = (r.stderr or ""):gsub("%s+$", "")
-      core.loop.sleep_ms(100)
+      time.sleep_ms(100)
     end
     if last then kit.kit_error("unload scsi_debug: %s", last) end
     self.removed = true
