@@ -268,11 +268,8 @@ static unsigned check_opts(lua_State *L, int arg, const char *fn, const char *co
   return flags;
 }
 
-/* a target row, copied out of the Lua list once */
-typedef struct {
-  uint64_t start, size;
-  const char *type, *args;  /* anchored by the rows' uservalue */
-} Row;
+/* a target row, copied out of the Lua list once (sts.h: bulk.c reads them too) */
+typedef StsRow Row;
 
 /*
 ** Reads the target list at `arg` (a list of {start=, size=, type=, args=})
@@ -331,6 +328,13 @@ static Row *read_targets(lua_State *L, int arg, size_t *count) {
   *count = (size_t)n;
   return rows;
 }
+
+const StsRow *sts_dm_read_targets(lua_State *L, int arg, size_t *count) {
+  return read_targets(L, arg, count);
+}
+
+const char *sts_dm_check_name(lua_State *L, int arg) { return check_name(L, arg); }
+const char *sts_dm_check_uuid(lua_State *L, int arg) { return check_uuid(L, arg); }
 
 static int add_targets(struct dm_task *dmt, const Row *rows, size_t n) {
   size_t i;
@@ -427,10 +431,10 @@ static int names_extra(const struct dm_names *names, uint32_t *event_nr, const c
   return 1;
 }
 
-enum { LIST_UUIDS = 1, LIST_DEVICES = 2 };
+enum { LIST_UUIDS = 1, LIST_DEVICES = 2, LIST_BY_INFO = 4 };
 
 /*
-** list{uuids=, devices=} -> list of {name=, major=, minor=, event_nr=?,
+** list{uuids=, devices=, by_info=} -> list of {name=, major=, minor=, event_nr=?,
 ** uuid=?}, or with devices, of DmDevices (fields dm_name, major, minor,
 ** uuid; no uuid field when the device has none).
 ** The kernel reports event numbers and uuids in the list itself (dm 4.37
@@ -439,10 +443,14 @@ enum { LIST_UUIDS = 1, LIST_DEVICES = 2 };
 ** ioctl (in C: get_all reads every device's uuid this way).
 */
 static int l_list(lua_State *L) {
-  static const char *const known[] = {"uuids", "devices", NULL};
+  static const char *const known[] = {"uuids", "devices", "by_info", NULL};
   unsigned opts = check_opts(L, 1, "list", known, 0);
   int with_uuids = (opts & LIST_UUIDS) != 0, as_devices = (opts & LIST_DEVICES) != 0;
-  Task *t = task_new(L, DM_DEVICE_LIST, NULL, "list", "devices");
+  Task *t;
+  /* one ioctl with the uuids in it, where the kernel can (bulk.c);
+  ** by_info: an INFO per device instead, as on older kernels */
+  if (with_uuids && !(opts & LIST_BY_INFO) && sts_dm_list_uuids(L, as_devices)) return 1;
+  t = task_new(L, DM_DEVICE_LIST, NULL, "list", "devices");
   struct dm_names *names;
   int i = 0;
   if (!task_run(t, TASK_PLAIN)) return task_fail(L, t, 0);
@@ -988,6 +996,7 @@ int sts_open_dm(lua_State *L) {
   dm_udev_set_sync_support(1);
   luaL_setfuncs(L, funcs, 0);
   sts_open_device(L);
+  sts_open_bulk(L);
   lua_createtable(L, 0, (int)(sizeof errnos / sizeof errnos[0]));
   for (i = 0; i < sizeof errnos / sizeof errnos[0]; i++) {
     lua_pushinteger(L, errnos[i].value);
