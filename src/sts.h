@@ -22,6 +22,7 @@ int sts_open_proc(lua_State *L);  /* proc.c: process runner */
 int sts_open_loop(lua_State *L);  /* loop.c: loop device ioctls */
 int sts_open_time(lua_State *L);  /* time.c: monotonic clock, sleep */
 int sts_open_kmsg(lua_State *L);  /* kmsg.c: the kernel's log records */
+int sts_open_random(lua_State *L);  /* random.c: reseeding the kernel's pool */
 int sts_open_io(lua_State *L);    /* io.c: data patterns, raw block I/O */
 int sts_open_thindump(lua_State *L);  /* thindump.c: streaming thin_dump reader */
 
