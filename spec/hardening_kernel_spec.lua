@@ -25,9 +25,9 @@ describe("hardening #kernel", function()
     kernel.need_dm(pending)
     local d = linear("wait")
     -- the monotonic clock is the same in every process: the child says when
-    -- wait_event ended, we know when timeout(1) sent SIGINT (2 s after t0)
+    -- wait_event ended, we know when timeout(1) sent SIGINT (3 s after t0)
     local t0 = time.now_ms()
-    local r = run.run({"timeout", "-s", "INT", "2", run.stslua_path(), "-e", ([[
+    local r = run.run({"timeout", "-s", "INT", "3", run.stslua_path(), "-e", ([[
 local time = require "sts.time"
 local d = require("sts.dm").DmDevice{dm_name = %q}
 local ok, err = pcall(d.wait_event, d)
@@ -36,7 +36,7 @@ print(time.now_ms(), ok, err)]]):format(d.dm_name)}, {timeout = 60})
     assert.is_string(ended, r.stdout .. r.stderr)
     assert.are.equal("false", ok)
     assert.matches("interrupted", err)
-    local after = tonumber(ended) - (t0 + 2000)
+    local after = tonumber(ended) - (t0 + 3000)
     assert.is_true(after < 1000, "wait_event returned " .. after .. " ms after the SIGINT")
   end)
 
@@ -137,12 +137,14 @@ print(time.now_ms(), ok, err)]]):format(d.dm_name)}, {timeout = 60})
     assert.matches("warning: teardown of .* failed too", err)
     holder:close()
     assert.are.same({}, testkit.cleanup())
+    assert.are.same({}, testkit.leaks())
   end)
 
   it("two runs at once: cleanup_leftovers of one leaves the other's devices", function()
     kernel.need_dm(pending)
     local testkit = require "sts.testkit"
-    local mine <close> = testkit.linear(testkit.loop_devices(1, 4)[1])
+    local loops <close> = testkit.loop_devices(1, 4)
+    local mine <close> = testkit.linear(loops[1])
     local dir = run.tmpdir()
     finally(function() run.rmtree(dir) end)
     -- the other run: makes a pool stack, then ends without its teardown
@@ -172,5 +174,8 @@ os.exit(0, false)]])
       assert.is_nil(lo.file and lo.file:find(other, 1, true), "the other run's loop is left")
     end
     assert.is_true(ours_bound, "our loop went with the other run's cleanup")
+    mine:remove()
+    loops:remove()
+    assert.are.same({}, testkit.leaks())
   end)
 end)
