@@ -7,6 +7,27 @@
 
 #include "sts.h"
 
+int sts_raise(lua_State *L, const char *kind, int err, const char *fmt, ...) {
+  va_list ap;
+  /* the message is pushed first so no C buffer outlives the raise */
+  va_start(ap, fmt);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  if (lua_getfield(L, -1, "sts.errors") != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "sts.errors");
+    lua_call(L, 1, 1);
+  }
+  lua_getfield(L, -1, "raise");
+  lua_pushstring(L, kind);
+  lua_pushvalue(L, -5);  /* the message */
+  if (err != 0) lua_pushinteger(L, err); else lua_pushnil(L);
+  lua_call(L, 3, 0);
+  return luaL_error(L, "sts.errors.raise returned");  /* not reached */
+}
+
 int sts_pushfail(lua_State *L, int err, const char *fmt, ...) {
   va_list ap;
   luaL_pushfail(L);
@@ -37,6 +58,9 @@ static const Part parts[] = {
   {"proc", sts_open_proc},
   {"loop", sts_open_loop},
   {"time", sts_open_time},
+  {"kmsg", sts_open_kmsg},
+  {"io", sts_open_io},
+  {"thindump", sts_open_thindump},
   {NULL, NULL}
 };
 

@@ -18,6 +18,9 @@ int sts_open_device(lua_State *L);  /* device.c: the DmDevice object */
 int sts_open_proc(lua_State *L);  /* proc.c: process runner */
 int sts_open_loop(lua_State *L);  /* loop.c: loop device ioctls */
 int sts_open_time(lua_State *L);  /* time.c: monotonic clock, sleep */
+int sts_open_kmsg(lua_State *L);  /* kmsg.c: the kernel's log records */
+int sts_open_io(lua_State *L);    /* io.c: data patterns, raw block I/O */
+int sts_open_thindump(lua_State *L);  /* thindump.c: streaming thin_dump reader */
 
 /* device.c: replaces the fields table on top of the stack with a DmDevice
 ** that keeps it as its uservalue */
@@ -31,6 +34,16 @@ const char *sts_dmlog_text(void);  /* what was logged since the reset, or NULL *
 /* pushes nil, "OP WHAT failed: <log or strerror(err)>", err (err 0: the
 ** logged errno) and returns 3 */
 int sts_dmfail(lua_State *L, const char *op, const char *what, int err);
+
+/*
+** Raises an sts error object (see lua/sts/errors.lua) of `kind` with a
+** formatted message and `err` as its errno (0 for none). Never returns.
+*/
+int sts_raise(lua_State *L, const char *kind, int err, const char *fmt, ...)
+#if defined(__GNUC__)
+  __attribute__((format(printf, 4, 5)))
+#endif
+  ;
 
 /*
 ** Pushes fail, a message and errno (the luaL_fileresult shape) and

@@ -30,5 +30,24 @@ export(require "sts.testkit.fixtures", {"linear", "loop_devices", "thin_pool", "
 export(require "sts.testkit.inject", {"inject"})
 export(require "sts.testkit.wait", {"wait_for"})
 export(require "sts.testkit.checks", {"checks"})
+-- the gating helpers (need_target, need_kernel, need_tool), for specs and scripts
+testkit.gate = require "sts.gate"
+
+-- extensions (power, logwrites, scsi_debug): each is given the kit's
+-- internals and returns the functions it adds
+do
+  local errors = require "sts.errors"
+  local internals = {
+    class = lifecycle.class, track = lifecycle.track, untrack = lifecycle.untrack,
+    new_name = lifecycle.new_name, new_loop = lifecycle.new_loop, remove_dm = lifecycle.remove_dm,
+    device_of = lifecycle.device_of, check_positive_integer = lifecycle.check_positive_integer,
+    check_fields = errors.check_options, dm = require "sts.dm", errors = errors,
+    kit_error = function(fmt, ...) errors.raisef("TestkitError", fmt, ...) end,
+    value_error = function(fmt, ...) errors.raisef("ValueError", fmt, ...) end,
+  }
+  for _, ext in ipairs({"power", "logwrites", "scsi_debug"}) do
+    for name, fn in pairs(require("sts.testkit." .. ext)(internals)) do testkit[name] = fn end
+  end
+end
 
 return testkit
