@@ -57,7 +57,7 @@ HEADERS   := $(wildcard src/*.h)
 STSLUA  := $(BUILD)/stslua
 COREMOD := $(BUILD)/sts/core.so
 
-.PHONY: all deps check check-host demo install uninstall clean asan doc
+.PHONY: all deps check check-host demo install uninstall clean asan suite doc
 
 all: $(STSLUA) $(COREMOD)
 
@@ -90,6 +90,15 @@ check-host: all
 
 demo: deps all
 	@scripts/demo
+
+# make suite: every regression scenario of scripts/suites/ in one sandbox
+# guest (SUITE=scripts/suites/thin for one family, or a scenario file;
+# SUITE_ARGS=--quick for the subset make check runs)
+SUITE         ?= scripts/suites
+SUITE_ARGS    ?=
+SUITE_TIMEOUT ?= 3000
+suite: deps all
+	scripts/sts-vm --timeout $(SUITE_TIMEOUT) run scripts/suites/run.lua $(SUITE_ARGS) $(SUITE)
 
 asan:
 	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" CFLAGS="-O1 -g" all
@@ -172,8 +181,8 @@ bench-host: all
 	$(STSLUA) scripts/bench/host.lua $(BENCH_HOST_ARGS)
 
 bench: deps all bench-floor bench-host
-	scripts/sts-vm --timeout $(BENCH_TIMEOUT) --build $(BENCH_DIR) $(BENCH_VM_ARGS) \
-	  run scripts/bench/run.lua $(BENCH_ARGS)
+	STS_VM_EXTRA_PROGRAMS=/usr/bin/fio scripts/sts-vm --timeout $(BENCH_TIMEOUT) --build $(BENCH_DIR) \
+	  $(BENCH_VM_ARGS) run scripts/bench/run.lua $(BENCH_ARGS)
 	scripts/bench/guest-start.sh $(BENCH_GUEST_ROUNDS) -- $(BENCH_VM_ARGS)
 
 bench-profile: deps all

@@ -172,5 +172,11 @@ describe("make install", function()
     assert.are.equal("", r.stderr)
     assert.are.equal("true\n", r.stdout)
     check_binary(prefix .. "/bin/stslua", dir)
+    -- sts-test runs on the stslua installed next to it
+    r = run.run({prefix .. "/bin/sts-test", "runs", "--db", dir .. "/r.db"},
+                {cwd = dir, env = {STSLUA = false}})
+    assert.are.equal(0, r.rc, r.stderr)
+    assert.are.equal("", r.stdout)
+    assert.truthy(run.read_file(dir .. "/r.db"), "sts-test made no database")
   end)
 end)

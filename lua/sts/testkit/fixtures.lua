@@ -221,19 +221,25 @@ local function dmpd()
   return dmpd_module
 end
 
+-- Leaked blocks (a reference count above the uses: the kernel leaves one
+-- when a write to a newly provisioned block fails) are not damage. Both
+-- generations call them non-fatal, but 1.x's thin_check fails on them
+-- unless told to ignore non-fatal errors, and 0.9's on metadata leaks.
+
 --- pool:check() -> the thin_check CommandResult; while the pool is live
 -- it checks through a metadata snapshot, after removal the device itself.
--- Raises TestkitError when thin_check finds damage.
+-- Raises TestkitError when thin_check finds damage (leaked blocks are not).
 function Pool:check()
   local result
   if self.dev and not self.pool_removed then
     pool_message(self, "reserve_metadata_snap")
-    local ok, res = pcall(dmpd().thin_check, self.metadata.path, {metadata_snap = true})
+    local ok, res = pcall(dmpd().thin_check, self.metadata.path,
+                          {metadata_snap = true, ignore_non_fatal_errors = true})
     pool_message(self, "release_metadata_snap")
     if not ok then error(res, 0) end
     result = res
   else
-    result = dmpd().thin_check(self.metadata.path)
+    result = dmpd().thin_check(self.metadata.path, {ignore_non_fatal_errors = true})
   end
   if not result.succeeded then
     kit_error("thin_check of pool %s failed (rc %s): %s", self.name, tostring(result.rc),
