@@ -1,4 +1,5 @@
---- sts.runner.guest: runs one test file where it is to run (a sandbox guest, or `--host`).
+--- sts.runner.guest: runs one test file where it is to run.
+-- That is a sandbox guest, or this machine with `--host`.
 --
 -- `main(path, kind)` checks the test's header requirements against this
 -- machine, puts logging wrappers for the storage tools in front of PATH,
@@ -67,9 +68,10 @@ local function is_tool_name(name)
   return false
 end
 
--- sh words: single quotes, with ' written '\''
+-- a word for sh: in single quotes, each quote inside closed, escaped and
+-- reopened
 local function shq(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+  return "'" .. tostring(s):gsub("'", [['\'']]) .. "'"
 end
 
 --- The PATH directories, in order, without the wrappers' own.
