@@ -68,10 +68,9 @@ local function is_tool_name(name)
   return false
 end
 
--- a word for sh: in single quotes, each quote inside closed, escaped and
--- reopened
+-- sh words: single quotes, with ' written '\''
 local function shq(s)
-  return "'" .. tostring(s):gsub("'", [['\'']]) .. "'"
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
 --- The PATH directories, in order, without the wrappers' own.
