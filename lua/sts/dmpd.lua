@@ -192,7 +192,8 @@ function Tool:run(device_or_file, opts)
   return command.run(argv, controls)
 end
 
---- `tool --help` as a CommandResult.
+--- The tool's help output as a CommandResult.
+-- What `--help` prints.
 function Tool:help()
   check_self(self, "help")
   local argv = start_words(self.name)
@@ -333,8 +334,7 @@ end
 --- Copies a thin device's data to another device or file (newer packages).
 -- @function thin_migrate
 
---- Shrinks a thin pool's data device, moving mapped blocks below the new
--- size (newer packages, inside pdata_tools).
+--- Shrinks a thin pool's data device offline (newer packages).
 -- @function thin_shrink
 
 --- The tools installed here, by what each package really ships: a known
@@ -364,8 +364,8 @@ function dmpd.get_help(tool_name)
   return dmpd.tool(tool_name):help()
 end
 
---- What a tool by name prints for its version option, as a CommandResult
--- (`dmpd.version` parses it).
+--- The version output of any tool by name, as a CommandResult.
+-- What `--version` prints; dmpd.version parses it.
 function dmpd.get_version(tool_name)
   return version_result(dmpd.tool(tool_name))
 end

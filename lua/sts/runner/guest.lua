@@ -1,4 +1,5 @@
---- sts.runner.guest: runs one test file where it is to run (a sandbox guest, or `--host`).
+--- sts.runner.guest: runs one test file where it is to run.
+-- That is a sandbox guest, or this machine with `--host`.
 --
 -- `main(path, kind)` checks the test's header requirements against this
 -- machine, puts logging wrappers for the storage tools in front of PATH,

@@ -31,6 +31,11 @@ local function normalize(path)
   if #path > 1 then path = path:gsub("/$", "") end
   return path
 end
+
+--- A path without doubled slashes or leading "./" ("./a//b/" gives "a/b").
+-- @function normalize
+-- @tparam string path
+-- @treturn string
 M.normalize = normalize
 
 local function walk(dir, out)
@@ -88,6 +93,11 @@ local function fnv1a(s)
   end
   return h
 end
+
+--- FNV-1a, 32 bits, of a string: the same on every machine and Lua build.
+-- @function hash
+-- @tparam string s
+-- @treturn integer
 M.hash = fnv1a
 
 --- Parses "I/N" (1 <= I <= N).
