@@ -33,7 +33,7 @@ describe("the sandbox's kernel and tools #kernel", function()
     assert.are.equal("/usr/sbin", os.getenv("STS_DMPD_PATH"))
     assert.are.equal("/usr/sbin/thin_check", dmpd.tool_path("thin_check"))
     local r = dmpd.get_version("thin_check")
-    assert.are.equal(want, (dmpd.parse_version(r.stdout .. r.stderr)))
+    assert.are.equal(want, dmpd.parse_version(r.stdout .. r.stderr).text)
     -- 1.x ships thin_migrate, 0.9 does not
     assert.are.equal(gate.compare_versions(want, "1.0") >= 0, proc.which("/usr/sbin/thin_migrate") ~= nil)
   end)
