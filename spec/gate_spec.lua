@@ -56,6 +56,7 @@ describe("sts.gate", function()
     -- the host's thin-provisioning-tools, through sts.dmpd's lookup
     local v = require("sts.dmpd").parse_version(require("sts.dmpd").get_version("thin_check"))
     assert.is_truthy(v, "no thin_check version")
+    v = v.text
     assert.is_true((gate.tool("thin_check", v)))
     ok, why = gate.tool("thin_check", "99.0")
     assert.is_false(ok)

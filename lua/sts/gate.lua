@@ -139,13 +139,13 @@ end
 -- (STS_DMPD_PATH and the overrides apply), `--version` for anything else
 local function tool_version(name, path)
   if is_dmpd_name(name) then
+    -- sts.dmpd reads both generations' -V ({text=, major=, ...}; older
+    -- versions of it gave the bare version string)
     local dmpd = require("sts.dmpd")
-    if type(dmpd.version) == "function" then
-      local ok, v = pcall(dmpd.version, name)
-      if ok and type(v) == "table" and v.text then return v.text end
-    end
     local r = dmpd.get_version(name)
-    return (dmpd.parse_version(r.stdout .. "\n" .. r.stderr))
+    local v = dmpd.parse_version(r.stdout .. "\n" .. r.stderr)
+    if type(v) == "table" then return v.text end
+    return v
   end
   local r = proc().run({path, "--version"}, {timeout = 30})
   local out = (r.stdout or "") .. "\n" .. (r.stderr or "")

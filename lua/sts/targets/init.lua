@@ -291,8 +291,8 @@ end
 -- num_stripes, chunk_size, stripe, device, offset=0}.
 -- @function UnstripedTarget
 
---- A switch target from (start, size, args) or {start=0, size, region_size,
--- features={}, paths={{device, offset=0}, ...}}.
+--- A switch target from (start, size, args) or {start=0, size,
+-- region_size, features={}, paths={{device, offset=0}, ...}}.
 -- @function SwitchTarget
 
 --- An ebs target from (start, size, args) or {start=0, size, device,
@@ -300,11 +300,11 @@ end
 -- @function EbsTarget
 
 --- A zoned target from (start, size, args) or {start=0, size,
--- devices={{device}, ...}} (a device formatted by dmzadm).
+-- devices={{device}, ...}} (a regular device first, then zoned ones).
 -- @function ZonedTarget
 
---- A clone target from (start, size, args) or {start=0, size, metadata_dev,
--- dest_dev, source_dev, region_size, features?, core_args?}.
+--- A clone target from (start, size, args) or {start=0, size,
+-- metadata_dev, dest_dev, source_dev, region_size, features?, core_args?}.
 -- @function CloneTarget
 
 --- A vdo target from (start, size, args) or {start=0, size, version="V4",
