@@ -24,6 +24,7 @@ LDFLAGS ?=
 DM_LIBS   := $(shell $(PKG_CONFIG) --libs devmapper 2>/dev/null || echo -ldevmapper)
 LUA_LIBS  := $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null || echo -llua5.4)
 READLINE_LIBS := -lreadline
+EXPAT_LIBS := $(shell $(PKG_CONFIG) --libs expat 2>/dev/null || echo -lexpat)
 
 LMOD_DIR = $(PREFIX)/share/lua/5.4
 CMOD_DIR = $(PREFIX)/lib/$(shell gcc -print-multiarch 2>/dev/null)/lua/5.4
@@ -45,7 +46,7 @@ HEADERS   := $(wildcard src/*.h)
 STSLUA  := $(BUILD)/stslua
 COREMOD := $(BUILD)/sts/core.so
 
-.PHONY: all deps check check-host check-kernel demo install uninstall clean asan
+.PHONY: all deps check check-host demo install uninstall clean asan
 
 all: $(STSLUA) $(COREMOD)
 
@@ -59,10 +60,10 @@ $(BUILD)/embedded.c: scripts/embed-lua $(LUA_SRCS) | $(BUILD)/obj
 	$(LUA) scripts/embed-lua $@ lua $(LUA_SRCS)
 
 $(COREMOD): $(CORE_OBJS) | $(BUILD)/sts
-	$(CC) $(SAN) -shared -o $@ $(CORE_OBJS) $(LDFLAGS) $(DM_LIBS)
+	$(CC) $(SAN) -shared -o $@ $(CORE_OBJS) $(LDFLAGS) $(DM_LIBS) $(EXPAT_LIBS)
 
 $(STSLUA): $(BUILD)/obj/stslua.o $(BUILD)/obj/embedded.o $(CORE_OBJS)
-	$(CC) $(SAN) -rdynamic -o $@ $^ $(LDFLAGS) $(LUA_LIBS) $(DM_LIBS) $(READLINE_LIBS) -lm -ldl
+	$(CC) $(SAN) -rdynamic -o $@ $^ $(LDFLAGS) $(LUA_LIBS) $(DM_LIBS) $(EXPAT_LIBS) $(READLINE_LIBS) -lm -ldl
 
 $(BUILD)/obj $(BUILD)/sts:
 	mkdir -p $@
@@ -122,14 +123,22 @@ vm-clean:
 # dir: stslua plus sts/floor.so). BENCH_ARGS go to the driver (--quick,
 # --reps N); BENCH_VM_ARGS to the sandbox (e.g. --kernel-arg NAME=VALUE);
 # BENCH_TIMEOUT bounds the guest.
+# Then, on this machine, guest_start (scripts/bench/guest-start.sh): a
+# cold boot against a guest restored from a saved one, BENCH_GUEST_ROUNDS
+# alternating rounds.
 # make bench-profile: where workload 1's time goes, each ioctl and the
 # kernel's removal (function_graph tracer), scripts/bench/profile.lua.
-.PHONY: bench bench-floor bench-profile
+# make bench-host (run first by make bench): the host-side workloads of
+# scripts/bench/host.lua, stslua against Python on this machine, no sandbox;
+# BENCH_HOST_ARGS go to it (--quick, --reps N, --mappings N, --rss-mappings N).
+.PHONY: bench bench-floor bench-profile bench-host
+BENCH_HOST_ARGS ?=
 BENCH_DIR     := $(BUILD)/bench
 BENCH_FLOOR   := $(BENCH_DIR)/sts/floor.so
 BENCH_TIMEOUT ?= 3600
 BENCH_ARGS    ?=
 BENCH_VM_ARGS ?=
+BENCH_GUEST_ROUNDS ?= 7
 
 bench-floor: $(BENCH_FLOOR) $(BENCH_DIR)/stslua
 
@@ -141,9 +150,13 @@ $(BENCH_DIR)/stslua: $(STSLUA)
 	@mkdir -p $(dir $@)
 	ln -sf ../stslua $@
 
-bench: deps all bench-floor
+bench-host: all
+	$(STSLUA) scripts/bench/host.lua $(BENCH_HOST_ARGS)
+
+bench: deps all bench-floor bench-host
 	scripts/sts-vm --timeout $(BENCH_TIMEOUT) --build $(BENCH_DIR) $(BENCH_VM_ARGS) \
 	  run scripts/bench/run.lua $(BENCH_ARGS)
+	scripts/bench/guest-start.sh $(BENCH_GUEST_ROUNDS) -- $(BENCH_VM_ARGS)
 
 bench-profile: deps all
 	scripts/sts-vm --timeout $(BENCH_TIMEOUT) $(BENCH_VM_ARGS) run scripts/bench/profile.lua
@@ -160,11 +173,12 @@ bench-profile: deps all
 .PHONY: valgrind fuzz fuzz-build soak
 VALGRIND_SPECS ?= spec/proc_spec.lua spec/dm_spec.lua spec/errors_spec.lua \
                   spec/targets_spec.lua spec/status_spec.lua spec/dmpd_spec.lua \
-                  spec/badinput_spec.lua spec/fuzz_regression_spec.lua
+                  spec/badinput_spec.lua spec/fuzz_regression_spec.lua \
+                  spec/io_spec.lua spec/logwrites_spec.lua spec/dmpd_stream_spec.lua
 valgrind: all
 	valgrind -q --error-exitcode=99 --leak-check=full \
 	  --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
-	  $(STSLUA) /usr/bin/busted -o plainTerminal --exclude-tags=kernel \
+	  $(STSLUA) /usr/bin/busted -o plainTerminal --exclude-tags=kernel,sandbox \
 	  --filter-out='drains 100%+ MB' $(VALGRIND_SPECS)
 
 FUZZ_SECONDS ?= 60
@@ -181,7 +195,7 @@ fuzz-build:
 $(FUZZ_DIR)/fuzz-%: fuzz/harness.c $(FUZZ_CORE)
 	clang -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer $(WARN) -DSTS_FUZZ_TARGET='"$*"' \
 	  $(shell $(PKG_CONFIG) --cflags $(LUA_PC)) -Isrc -o $@ $< $(FUZZ_CORE) \
-	  $(LUA_LIBS) $(DM_LIBS) -lm -ldl
+	  $(LUA_LIBS) $(DM_LIBS) $(EXPAT_LIBS) -lm -ldl
 
 fuzz: fuzz-build
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -51,7 +51,7 @@ local tool_paths = {}
 local tool_dir
 
 local function proc()
-  return require("sts.core").proc
+  return require("sts.proc")
 end
 
 local function join(dir, name)
@@ -310,6 +310,9 @@ end
 dmpd.parse_check = parse.check
 dmpd.parse_thin_ls = parse.thin_ls
 dmpd.parse_thin_dump = parse.thin_dump
+dmpd.each_mapping = require("sts.dmpd.stream").each_mapping
+dmpd.write_thin_xml = require("sts.dmpd.writer").write_thin_xml
+dmpd.damage = require("sts.dmpd.damage").damage
 dmpd.parse_cache_dump = parse.cache_dump
 dmpd.parse_era_dump = parse.era_dump
 dmpd.parse_thin_delta = parse.thin_delta

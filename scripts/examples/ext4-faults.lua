@@ -9,14 +9,15 @@
 --
 --   scripts/sts-vm run scripts/examples/ext4-faults.lua
 local testkit = require "sts.testkit"
-local core = require "sts.core"
+local proc = require "sts.proc"
+local time = require "sts.time"
 
 local MiB = 1024 * 1024
 
 local check, report = testkit.checks()
 
 local function run(argv)
-  return core.proc.run(argv, {timeout = 120})
+  return proc.run(argv, {timeout = 120})
 end
 
 local function must(argv)
@@ -86,7 +87,7 @@ do
         if lines[i]:find("read-only", 1, true) then said = true end
       end
       if said then break end
-      core.loop.sleep_ms(100)
+      time.sleep_ms(100)
     end
     local ok2, err2 = write_file(mnt .. "/during-2", "y", 4096)
     print(string.format("while failing: write+fsync rc %d (%s); a later write %s", w.rc,

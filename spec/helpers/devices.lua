@@ -38,7 +38,7 @@ function M.cleanup()
     if exists(n) then
       leaked[#leaked + 1] = n
       core.dm.resume(n)
-      core.dm.remove(n, true)
+      core.dm.remove(n, {retry = true})
     end
   end
   names = {}

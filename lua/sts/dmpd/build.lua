@@ -50,6 +50,9 @@ local function list(t, key, path)
   return v
 end
 
+-- the field checks, for the streaming writer (sts.dmpd.writer)
+build.check = {need_table = need_table, uint = uint, str = str}
+
 --- Thin pool metadata XML (for thin_restore) from a table shaped like
 -- parse_thin_dump's result: {data_block_size=, nr_data_blocks=, uuid="",
 -- time=0, transaction=0, flags=0, version=2, devices = {{dev_id=,

@@ -7,6 +7,7 @@
 local errors = require("sts.errors")
 local xml = require("sts.dmpd.xml")
 local command = require("sts.dmpd.command")
+local stream = require("sts.dmpd.stream")
 
 local parse = {}
 
@@ -319,8 +320,38 @@ end
 -- <def>/<ref> subtrees are expanded in place; a mapping that carries on
 -- the run before it is joined to it; absent attributes get the kernel's
 -- defaults (flags 0, version 2, times and transactions 0, mapped_blocks
--- counted).
+-- counted). Reads through the streaming reader (sts.dmpd.stream); `input`
+-- may also be an open file.
+-- @tparam string|table|file input the dump (text, CommandResult or file)
+-- @treturn table the superblock with its devices and their mappings
 function parse.thin_dump(input)
+  local sb, device, maps, n
+  stream.read(input, function(_, origin, data, length, time)
+    n = n + 1
+    maps[n] = {origin = origin, data = data, length = length, time = time}
+  end, function(name, a)
+    if name == "superblock" then
+      sb = thin_superblock(a)
+    else  -- a device: its mappings follow
+      device = thin_device(a)
+      maps, n = device.mappings, 0
+      sb.devices[#sb.devices + 1] = device
+    end
+  end, function(name)
+    if name == "device" and device then
+      thin_device_end(device)
+      device = nil
+    end
+  end)
+  return sb
+end
+
+--- Parses thin_dump XML into the same tables as `thin_dump`, through the
+-- pure-Lua tree reader (sts.dmpd.xml): the reference the streaming reader
+-- is checked against, and a fallback that needs no C.
+-- @tparam string|table input the dump (text or CommandResult)
+-- @treturn table the superblock with its devices and their mappings
+function parse.thin_dump_tree(input)
   local text = text_of(input, "parse_thin_dump")
   local sb, device, def
   local defs = {}

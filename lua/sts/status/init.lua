@@ -65,7 +65,7 @@ local BARE_FORMS = {
 local HAS_BARE_FORMS = {["thin-pool"] = true, thin = true, cache = true, era = true}
 
 local function raise(fmt, ...)
-  errors.raise("ValueError", string.format(fmt, ...))
+  errors.raisef("ValueError", fmt, ...)
 end
 
 local function check_type(target_type, where)

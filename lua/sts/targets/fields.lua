@@ -9,11 +9,12 @@
 -- Internal to sts.targets; the public API is in sts.targets.
 
 local errors = require "sts.errors"
+local words = require "sts.words"
 
 local M = {}
 
 local function raise(fmt, ...)
-  errors.raise("ValueError", string.format(fmt, ...))
+  errors.raisef("ValueError", fmt, ...)
 end
 M.raise = raise
 
@@ -499,35 +500,29 @@ end
 
 -- reading args ---------------------------------------------------------------
 
-local Reader = {}
-Reader.__index = Reader
+local Reader = words.class()
 
 --- A reader over the words of a raw args string; errors name the target
 -- type and the args.
 function M.reader(type_name, args)
-  local words = {}
-  for w in args:gmatch("%S+") do words[#words + 1] = w end
-  return setmetatable({words = words, pos = 1, type = type_name, args = args}, Reader)
+  return words.reader(Reader, args, {type = type_name, args = args})
 end
 
 function Reader:fail(msg)
   raise("%s target args %s: %s", self.type, show(self.args), msg)
 end
 
-function Reader:left()
-  return #self.words - self.pos + 1
-end
-
 function Reader:word(what)
-  local w = self.words[self.pos]
+  local w = self:next_word()
   if w == nil then self:fail("missing " .. what) end
-  self.pos = self.pos + 1
   return w
 end
 
 function Reader:as_uint(w, what)
-  local n = w:match("^%d+$") and math.tointeger(tonumber(w))
-  if not n then self:fail(string.format("%s must be a non-negative integer, got %s", what, show(w))) end
+  local n, why = words.integer(w)
+  if not n then
+    self:fail(string.format("%s must be a non-negative integer, got %s (%s)", what, show(w), why))
+  end
   return n
 end
 
@@ -537,13 +532,12 @@ end
 
 --- Takes the next n words, which a count in the args announced.
 function Reader:take(n, what)
-  local left = self:left()
-  if n > left then
+  local out = self:next_words(n)
+  if out == nil then
+    local left = self:left()
     self:fail(string.format("%s: the count says %d but only %d word%s follow%s", what, n,
       left, left == 1 and "" or "s", left == 1 and "s" or ""))
   end
-  local out = table.move(self.words, self.pos, self.pos + n - 1, 1, {})
-  self.pos = self.pos + n
   return out
 end
 
@@ -555,7 +549,7 @@ end
 function Reader:finish()
   if self:left() > 0 then
     self:fail("unexpected extra argument" .. (self:left() == 1 and "" or "s") .. " "
-      .. show(table.concat(self.words, " ", self.pos)))
+      .. show(self:rest()))
   end
 end
 

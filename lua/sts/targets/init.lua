@@ -13,6 +13,7 @@
 
 local K = require "sts.targets.fields"
 local defs = require "sts.targets.defs"
+local words = require "sts.words"
 
 local targets = {}
 
@@ -252,8 +253,8 @@ local function parse_line_at(line, where)
     raise("%s: expected \"<start> <size> <type> [<args>]\"", where)
   end
   local function sector(w, what)
-    local n = w:match("^%d+$") and math.tointeger(tonumber(w))
-    if not n then raise("%s: %s must be a sector number, got %s", where, what, show(w)) end
+    local n, why = words.integer(w)
+    if not n then raise("%s: %s must be a sector number, got %s (%s)", where, what, show(w), why) end
     return n
   end
   local start, size = sector(start_w, "start"), sector(size_w, "size")

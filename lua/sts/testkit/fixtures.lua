@@ -1,152 +1,24 @@
---- sts.testkit: fixtures for storage tests that always clean up.
---
---   local testkit = require "sts.testkit"
---   local pool <close> = testkit.thin_pool{data_mb = 64, metadata_mb = 8}
---   local thin = pool:create_thin(0, 2 * 1024 * 1024)   -- sectors
---   ... write to thin.dev.path ...
---   -- leaving the block removes the thin device, the pool, its linear
---   -- data/metadata devices and their loop devices, then thin_checks the
---   -- pool's metadata and raises if it is damaged
---
--- Every fixture has :remove() and works as a to-be-closed variable.
--- Teardown is newest-first, children (thins) before their parent (pool).
+--- sts.testkit.fixtures: the fixture constructors: linear devices, loop
+-- sets, thin pools and thins, cache and era stacks. Each is tracked by
+-- sts.testkit.lifecycle from the moment it exists and torn down in reverse
+-- by its :remove() (or <close>).
 
-local core = require "sts.core"
 local dm = require "sts.dm"
 local errors = require "sts.errors"
+local lifecycle = require "sts.testkit.lifecycle"
 local loop = require "sts.loop"
 
-local cdm = core.dm
+local track, untrack, new_name, new_loop = lifecycle.track, lifecycle.untrack,
+  lifecycle.new_name, lifecycle.new_loop
+local remove_dm, class, unwrap, field = lifecycle.remove_dm, lifecycle.class, lifecycle.unwrap,
+  lifecycle.field
+local check_positive_integer = lifecycle.check_positive_integer
+local check_fields = errors.check_options
+
+local function value_error(fmt, ...) errors.raisef("ValueError", fmt, ...) end
+local function kit_error(fmt, ...) errors.raisef("TestkitError", fmt, ...) end
+
 local testkit = {}
-
--- what the kit made and has not removed yet, oldest first
-local live = {}
--- loop device paths the kit attached (for leaks())
-local made_loops = {}
-
-local function new_loop(size_mb)
-  local lo = loop.create{size_mb = size_mb}
-  made_loops[lo.path] = true
-  return lo
-end
-local counter = 0
-
-local function value_error(fmt, ...)
-  errors.raise("ValueError", string.format(fmt, ...))
-end
-
-local function kit_error(fmt, ...)
-  errors.raise("TestkitError", string.format(fmt, ...))
-end
-
-local function pid()
-  local f = io.open("/proc/self/stat", "r")
-  if not f then return "0" end
-  local text = f:read("l") or "0"
-  f:close()
-  return text:match("^(%d+)") or "0"
-end
-
---- The prefix of every device name the kit makes in this process.
-testkit.prefix = "sts-" .. pid() .. "-"
-
-local function new_name(tag)
-  counter = counter + 1
-  return string.format("%s%s%d", testkit.prefix, tag, counter)
-end
-
-local function check_fields(opts, known, what)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then value_error("%s: expected a table of options", what) end
-  for key in pairs(opts) do
-    if not known[key] then value_error("%s: unknown option '%s'", what, tostring(key)) end
-  end
-  return opts
-end
-
-local function check_positive_integer(value, field, what)
-  if math.type(value) ~= "integer" or value <= 0 then
-    value_error("%s: %s must be a positive integer, got %s", what, field, tostring(value))
-  end
-  return value
-end
-
--- value[key], or nil where value cannot be indexed (a number, nil, ...)
-local function field(value, key)
-  local ok, v = pcall(function() return value[key] end)
-  if ok then return v end
-  return nil
-end
-
--- A fixture's DmDevice (its .dev), or the value itself.
-local function unwrap(value)
-  local inner = field(value, "dev")
-  if inner ~= nil then return inner end
-  return value
-end
-
--- A fixture (with .dev) or a DmDevice as the DmDevice; anything else is a
--- ValueError naming the function.
-local function device_of(value, what)
-  value = unwrap(value)
-  if type(field(value, "info")) ~= "function" or field(value, "dm_name") == nil then
-    value_error("%s: expected a DmDevice or a fixture with .dev, got %s", what, type(value))
-  end
-  return value
-end
-
--- registry ------------------------------------------------------------------
-
-local function track(fixture)
-  live[#live + 1] = fixture
-  return fixture
-end
-
-local function untrack(fixture)
-  for i = #live, 1, -1 do
-    if live[i] == fixture then table.remove(live, i) return end
-  end
-end
-
--- libdevmapper logs each attempt of a retried remove, so the message
--- can hold the same "...: Device or resource busy" many times: keep each
--- distinct part once.
-local function distinct_parts(msg)
-  local seen, parts = {}, {}
-  for part in (tostring(msg) .. "; "):gmatch("(.-); ") do
-    if not seen[part] then
-      seen[part] = true
-      parts[#parts + 1] = part
-    end
-  end
-  return table.concat(parts, "; ")
-end
-
--- Removes a dm device by name, resuming it first (a suspended device
--- would hang the remove's flush). core.dm.remove itself retries a device
--- briefly held open for about a second; libdevmapper's own retry is not
--- asked for: on top of that it makes a device that stays busy (something
--- the kit does not know about sits on it) take 40 s to fail.
-local function remove_dm(name)
-  local info = cdm.info(name)
-  if not info or not info.exists then return true end
-  if info.suspended then cdm.resume(name) end
-  local ok, msg, err = cdm.remove(name)
-  if not ok then return nil, distinct_parts(msg), err end
-  return true
-end
-
-local Fixture = {}
-Fixture.__index = Fixture
-
--- a fixture class with a remove(); the close metamethod is shared
-local function class(name)
-  local c = setmetatable({}, {__index = Fixture})
-  c.__index = c
-  c.__name = name
-  c.__close = function(self) self:remove() end
-  return c
-end
 
 -- devices -------------------------------------------------------------------
 
@@ -154,14 +26,14 @@ end
 -- a table takes, and its size in sectors.
 local function backing_of(backing, what)
   if type(backing) == "string" then
-    local bytes, msg = core.loop.size(backing)
+    local bytes, msg = loop.size_of(backing)
     if not bytes then value_error("%s: %s", what, msg) end
     return backing, bytes // 512
   end
   backing = unwrap(backing)
   local path = field(backing, "path")
   if type(path) ~= "string" then value_error("%s: backing must be a loop, a DmDevice or a path", what) end
-  local bytes = backing.size or core.loop.size(path)
+  local bytes = backing.size or loop.size_of(path)
   return path, bytes // 512
 end
 
@@ -501,217 +373,6 @@ function testkit.era(opts)
       return dm.EraTarget{size = s.origin.size // 512, metadata_dev = s.metadata.path,
         origin_dev = s.origin.path, block_size = opts.block_size or 128}
     end)
-end
-
--- fault injection ------------------------------------------------------------------
-
-local Fault = class("sts.testkit.Fault")
-
-local FAULT_TYPES = {error = true, flakey = true, delay = true, zero = true}
-
--- The fault target over `under` (a device string) for [start, start+size),
--- reading the same sectors of `under` as the original did.
-local function fault_target(spec, start, size, under)
-  local fields = {}
-  for k, v in pairs(spec) do
-    if k ~= "type" and k ~= "start" and k ~= "size" then fields[k] = v end
-  end
-  fields.start, fields.size = start, size
-  if spec.type == "error" then return dm.ErrorTarget(fields) end
-  if spec.type == "zero" then return dm.ZeroTarget(fields) end
-  fields.device, fields.offset = fields.device or under, fields.offset or start
-  if spec.type == "flakey" then
-    fields.up = fields.up or 0
-    fields.down = fields.down or 1
-    return dm.FlakeyTarget(fields)
-  end
-  fields.delay = fields.delay or 0
-  return dm.DelayTarget(fields)
-end
-
---- testkit.inject(dev, {type="error"|"flakey"|"delay"|"zero", start=, size=,
--- ...the target's own fields}) -> handle with :restore() (and <close>)
--- Swaps the table of dev (all of it, or the sector range given) for the
--- fault, keeping the rest of the device as it was; restore puts the
--- original table back. The original mapping is kept alive in a hidden
--- device named "<name>-orig" that the fault and the untouched ranges read
--- through, so any table (not only linear ones) can take a fault.
-function testkit.inject(dev, spec)
-  if type(spec) ~= "table" or not FAULT_TYPES[spec.type] then
-    value_error("testkit.inject: spec.type must be error, flakey, delay or zero")
-  end
-  dev = device_of(dev, "testkit.inject")
-  local original = dev:targets()
-  local total = dev.size // 512
-  local start = spec.start or 0
-  local size = spec.size or (total - start)
-  if math.type(start) ~= "integer" or start < 0 or math.type(size) ~= "integer" or size <= 0
-      or start + size > total then
-    value_error("testkit.inject: range %s+%s is outside the device's %d sectors",
-      tostring(start), tostring(size), total)
-  end
-  local orig_name = dev.dm_name .. "-orig"
-  if #orig_name > cdm.NAME_MAX then orig_name = new_name("orig") end
-  local hidden = dm.create(orig_name, original)
-  local under = hidden.path
-  local list = {}
-  if start > 0 then list[#list + 1] = dm.LinearTarget{start = 0, size = start, device = under, offset = 0} end
-  local okf, fault = pcall(fault_target, spec, start, size, under)
-  if not okf then
-    hidden:remove()
-    error(fault, 0)
-  end
-  list[#list + 1] = fault
-  if start + size < total then
-    list[#list + 1] = dm.LinearTarget{start = start + size, size = total - start - size,
-      device = under, offset = start + size}
-  end
-  local swapped, msg = dev:reload(list, {noflush = true})
-  if not swapped then
-    hidden:remove()
-    errors.raise("DeviceError", "inject into " .. dev.dm_name .. ": " .. msg)
-  end
-  return track(setmetatable({dev = dev, original = original, hidden = hidden, spec = spec}, Fault))
-end
-
---- fault:restore() -> true: the original table is live again
-function Fault:restore()
-  if self.removed then return true end
-  local ok, msg = self.dev:reload(self.original, {noflush = true})
-  if not ok then kit_error("restore %s: %s", self.dev.dm_name, msg) end
-  local okh, msgh = remove_dm(self.hidden.dm_name)
-  if not okh then kit_error("remove %s: %s", self.hidden.dm_name, msgh) end
-  self.removed = true
-  untrack(self)
-  return true
-end
-Fault.remove = Fault.restore
-
--- waiting -----------------------------------------------------------------------------
-
---- testkit.wait_for(dev, predicate, timeout_ms) -> the typed status that
--- satisfied predicate(status, all_targets). Re-reads the status on each
--- dm event of dev (no sleep loop); raises TimeoutError after timeout_ms
--- (default 30000) with the last status seen.
-function testkit.wait_for(dev, predicate, timeout_ms)
-  if type(predicate) ~= "function" then value_error("testkit.wait_for: predicate must be a function") end
-  if timeout_ms ~= nil and (math.type(timeout_ms) ~= "integer" or timeout_ms < 0) then
-    value_error("testkit.wait_for: timeout_ms must be an integer >= 0")
-  end
-  dev = device_of(dev, "testkit.wait_for")
-  timeout_ms = timeout_ms or 30000
-  local t_start = core.loop.monotonic_ms()
-  local last
-  while true do
-    local event_nr = dev:info().event_nr
-    local first, all = typed_status(dev)
-    last = first
-    if predicate(first, all) then return first, all end
-    local left = timeout_ms - (core.loop.monotonic_ms() - t_start)
-    if left <= 0 then break end
-    local nr, why = dev:wait_event(event_nr, left)
-    if not nr and why ~= "timeout" then errors.raise("DeviceError", "wait_for " .. dev.dm_name .. ": " .. why) end
-  end
-  local shown = {}
-  for k, v in pairs(last or {}) do shown[#shown + 1] = k .. "=" .. tostring(v) end
-  table.sort(shown)
-  errors.raise("TimeoutError", string.format("wait_for %s: condition not met in %d ms (last status: %s)",
-    dev.dm_name, timeout_ms, table.concat(shown, " ")))
-end
-
--- self-checking scripts -----------------------------------------------------------------
-
---- testkit.checks() -> check, report for a self-checking script.
--- check(cond, what) prints "  [ok] what" or "  [FAIL] what" and returns
--- cond; a failed check does not stop the script, so one run shows every
--- check. report() prints PASS or "FAIL: N check(s) failed" and returns the
--- exit status (0 or 1): end the script with os.exit(report()), outside
--- the scopes of its fixtures so that they are torn down first.
-function testkit.checks()
-  local failures = 0
-  local function check(cond, what)
-    print(string.format("  [%s] %s", cond and "ok" or "FAIL", what))
-    if not cond then failures = failures + 1 end
-    return cond
-  end
-  local function report()
-    print(failures == 0 and "PASS" or ("FAIL: " .. failures .. " check(s) failed"))
-    return failures == 0 and 0 or 1
-  end
-  return check, report
-end
-
--- leaks and cleanup ----------------------------------------------------------------------
-
---- testkit.leaks() -> list of {kind=, name=, why=} for what the kit made
--- that still exists, and for any kit device left suspended
-function testkit.leaks()
-  local found = {}
-  local list = cdm.list() or {}
-  for _, row in ipairs(list) do
-    if row.name:sub(1, #testkit.prefix) == testkit.prefix then
-      local info = cdm.info(row.name)
-      found[#found + 1] = {kind = "dm", name = row.name,
-        why = info and info.suspended and "left suspended" or "still exists"}
-    end
-  end
-  for _, lo in ipairs(loop.list()) do
-    if made_loops[lo.path] and lo.file and lo.file:match("/sts%-loop%-[^/]*$") then
-      found[#found + 1] = {kind = "loop", name = lo.path, why = "still attached"}
-    end
-  end
-  return found
-end
-
---- testkit.cleanup() -> removes every live fixture, newest first; returns
--- the list of errors met (empty when all went)
-function testkit.cleanup()
-  local problems = {}
-  for i = #live, 1, -1 do
-    local f = live[i]
-    if f then
-      local ok, err = pcall(f.remove, f)
-      if not ok then problems[#problems + 1] = tostring(err) end
-      untrack(f)
-    end
-  end
-  return problems
-end
-
---- testkit.cleanup_leftovers(prefix) -> names removed
--- For what a killed process (SIGKILL) leaves: removes every dm device
--- whose name starts with prefix (default "sts-"), top of each stack first,
--- and detaches loop devices over the kit's "sts-loop-" files, deleting them.
-function testkit.cleanup_leftovers(prefix)
-  prefix = prefix or "sts-"
-  if type(prefix) ~= "string" or prefix == "" then value_error("cleanup_leftovers: prefix must be a non-empty string") end
-  local removed = {}
-  -- devices in use by others fail with EBUSY: repeat while progress is made
-  local progress = true
-  while progress do
-    progress = false
-    for _, row in ipairs(cdm.list() or {}) do
-      if row.name:sub(1, #prefix) == prefix then
-        local info = cdm.info(row.name)
-        if info and info.exists and info.open_count == 0 then
-          if info.suspended then cdm.resume(row.name) end
-          if cdm.remove(row.name) then
-            removed[#removed + 1] = row.name
-            progress = true
-          end
-        end
-      end
-    end
-  end
-  for _, lo in ipairs(loop.list()) do
-    if lo.file and lo.file:match("/sts%-loop%-[^/]*$") then
-      if core.loop.detach(lo.path) then
-        os.remove(lo.file)
-        removed[#removed + 1] = lo.path
-      end
-    end
-  end
-  return removed
 end
 
 return testkit
