@@ -46,7 +46,7 @@ HEADERS   := $(wildcard src/*.h)
 STSLUA  := $(BUILD)/stslua
 COREMOD := $(BUILD)/sts/core.so
 
-.PHONY: all deps check check-host demo install uninstall clean asan
+.PHONY: all deps check check-host demo install uninstall clean asan suite
 
 all: $(STSLUA) $(COREMOD)
 
@@ -80,18 +80,28 @@ check-host: all
 demo: deps all
 	@scripts/demo
 
+# make suite: every regression scenario of scripts/suites/ in one sandbox
+# guest (SUITE=scripts/suites/thin for one family, or a scenario file;
+# SUITE_ARGS=--quick for the subset make check runs)
+SUITE         ?= scripts/suites
+SUITE_ARGS    ?=
+SUITE_TIMEOUT ?= 3000
+suite: deps all
+	scripts/sts-vm --timeout $(SUITE_TIMEOUT) run scripts/suites/run.lua $(SUITE_ARGS) $(SUITE)
+
 asan:
 	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" CFLAGS="-O1 -g" all
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(CMOD_DIR)/sts $(DESTDIR)$(LMOD_DIR)/sts
 	install -m 0755 $(STSLUA) $(DESTDIR)$(PREFIX)/bin/stslua
+	install -m 0755 scripts/sts-test $(DESTDIR)$(PREFIX)/bin/sts-test
 	install -m 0755 $(COREMOD) $(DESTDIR)$(CMOD_DIR)/sts/core.so
 	cd lua && for f in $$(find sts -name '*.lua'); do \
 	  install -D -m 0644 "$$f" "$(DESTDIR)$(LMOD_DIR)/$$f" || exit 1; done
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/stslua $(DESTDIR)$(CMOD_DIR)/sts/core.so
+	rm -f $(DESTDIR)$(PREFIX)/bin/stslua $(DESTDIR)$(PREFIX)/bin/sts-test $(DESTDIR)$(CMOD_DIR)/sts/core.so
 	rm -rf $(DESTDIR)$(LMOD_DIR)/sts
 
 clean:

@@ -20,9 +20,8 @@ local CACHE = {uuid = "", block_size = 128, nr_cache_blocks = 16, policy = "smq"
                mappings = {{cache_block = 0, origin_block = 10, dirty = false},
                            {cache_block = 3, origin_block = 7, dirty = true}},
                hints = {}, discards = {}}
-local ERA = {uuid = "", block_size = 128, nr_blocks = 16, current_era = 3,
-             -- one writeset per era up to current_era, as the kernel keeps them
-             writesets = {{era = 2, nr_bits = 16, blocks = {0, 5}}, {era = 3, nr_bits = 16, blocks = {}}},
+local ERA = {uuid = "", block_size = 128, nr_blocks = 16, current_era = 2,
+             writesets = {{era = 2, nr_bits = 16, blocks = {0, 5}}},
              era_array = {{block = 0, era = 2}, {block = 9, era = 1}}}
 
 -- a le64 field of a metadata superblock

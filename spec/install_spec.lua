@@ -77,6 +77,12 @@ describe("make install", function()
     make_install({"PREFIX=" .. prefix, "DESTDIR="})
     check_stock_lua(prefix, dir)
     check_binary(prefix .. "/bin/stslua", dir)
+    -- sts-test runs on the stslua installed next to it
+    local r = run.run({prefix .. "/bin/sts-test", "runs", "--db", dir .. "/r.db"},
+                      {cwd = dir, env = {STSLUA = false}})
+    assert.are.equal(0, r.rc, r.stderr)
+    assert.are.equal("", r.stdout)
+    assert.truthy(run.read_file(dir .. "/r.db"), "sts-test made no database")
   end)
 
   it("with DESTDIR=<tmp> PREFIX=/usr installs into the places pkg-config names", function()

@@ -4,6 +4,9 @@
 **   run(argv, opts) -> {rc=, signal=, stdout=, stderr=, timed_out=, stuck=}
 **                    | nil, message, errno   (the runner itself failed)
 **   which(name)     -> full path | nil
+**   spawn(argv, opts) -> Child | nil, message, errno
+**                    started and left running: child:poll(), child:wait(),
+**                    child:kill(sig); see the spawn section below
 **
 ** The child is started with posix_spawn from a path resolved here (so the
 ** PATH lookup honours opts.env and opts.cwd, and "not found" is told apart
@@ -879,6 +882,255 @@ static int proc_which(lua_State *L) {
   return 1;
 }
 
+/* ---------- spawn: a child left running ---------- */
+
+/*
+** spawn(argv, {output_file=, cwd=, env=}) starts a program the way run
+** does, but returns at once with a Child: its stdout and stderr both go to
+** output_file (truncated; /dev/null when absent), its stdin is /dev/null.
+** child:poll() -> nil while it runs, else rc, signal (rc nil when it was
+** killed by a signal); child:wait() blocks for the same; child:kill(sig)
+** signals it (15 when sig is absent) and returns true, or fail once it is
+** reaped. A Child that is collected or closed while its program still runs
+** kills it with SIGKILL and reaps it, so no zombie and no orphan stays.
+** A program that cannot be found is reported like run's: the Child has
+** already ended with rc 127 and the reason in child.error.
+*/
+#define CHILD_MT "sts.proc.Child"
+
+typedef struct {
+  pid_t pid;        /* > 0 while not reaped */
+  int done;         /* the exit status below is known */
+  int status;
+} Child;
+
+static Child *check_child(lua_State *L) {
+  return (Child *)luaL_checkudata(L, 1, CHILD_MT);
+}
+
+static void child_release(Child *c) {
+  if (c->pid > 0) {
+    int status;
+    kill(c->pid, SIGKILL);
+    reap(c->pid, &status, 0);
+    c->pid = -1;
+  }
+}
+
+static int child_gc(lua_State *L) {
+  child_release(check_child(L));
+  return 0;
+}
+
+static int push_status(lua_State *L, const Child *c) {
+  if (WIFEXITED(c->status)) {
+    lua_pushinteger(L, WEXITSTATUS(c->status));
+    lua_pushnil(L);
+  } else {
+    luaL_pushfail(L);
+    lua_pushinteger(L, WIFSIGNALED(c->status) ? WTERMSIG(c->status) : 0);
+  }
+  return 2;
+}
+
+static int child_reap(lua_State *L, int options) {
+  Child *c = check_child(L);
+  if (!c->done && c->pid > 0) {
+    int r = reap(c->pid, &c->status, options);
+    if (r == c->pid) {
+      c->pid = -1;
+      c->done = 1;
+    } else if (r < 0) {
+      return sts_pushfail(L, errno, "waiting for child: %s", strerror(errno));
+    }
+  }
+  if (!c->done) {
+    luaL_pushfail(L);
+    return 1;
+  }
+  return push_status(L, c);
+}
+
+static int child_poll(lua_State *L) { return child_reap(L, WNOHANG); }
+static int child_wait(lua_State *L) { return child_reap(L, 0); }
+
+static int child_kill(lua_State *L) {
+  Child *c = check_child(L);
+  lua_Integer sig = luaL_optinteger(L, 2, SIGTERM);
+  luaL_argcheck(L, sig >= 0 && sig < NSIG, 2, "not a signal number");
+  if (c->pid <= 0) {
+    luaL_pushfail(L);
+    return 1;
+  }
+  if (kill(c->pid, (int)sig) != 0)
+    return sts_pushfail(L, errno, "kill: %s", strerror(errno));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int child_index(lua_State *L) {
+  Child *c = check_child(L);
+  const char *key = luaL_checkstring(L, 2);
+  if (strcmp(key, "pid") == 0) {
+    if (c->pid > 0) lua_pushinteger(L, c->pid);
+    else lua_pushnil(L);
+    return 1;
+  }
+  if (strcmp(key, "error") == 0) {
+    lua_getiuservalue(L, 1, 1);
+    return 1;
+  }
+  luaL_getmetatable(L, CHILD_MT);
+  lua_getfield(L, -1, "methods");
+  lua_getfield(L, -1, key);
+  return 1;
+}
+
+/* spawn's options, checked field by field */
+static void check_spawn_opts(lua_State *L, int idx, const char **outfile,
+                             const char **cwd, int *env_idx) {
+  *outfile = NULL;
+  *cwd = NULL;
+  *env_idx = 0;
+  if (lua_isnoneornil(L, idx)) return;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    const char *key;
+    if (lua_type(L, -2) != LUA_TSTRING)
+      luaL_error(L, "bad option to 'spawn' (field names must be strings, got %s)",
+                 luaL_typename(L, -2));
+    key = lua_tostring(L, -2);
+    if (strcmp(key, "output_file") == 0 || strcmp(key, "cwd") == 0) {
+      size_t l;
+      const char *s;
+      if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "bad option '%s' to 'spawn' (string expected)", key);
+      s = lua_tolstring(L, -1, &l);
+      if (strlen(s) != l)
+        luaL_error(L, "bad option '%s' to 'spawn' (contains a NUL byte)", key);
+      if (key[0] == 'o') *outfile = s;
+      else *cwd = s;
+    } else if (strcmp(key, "env") == 0) {
+      if (lua_type(L, -1) != LUA_TTABLE)
+        luaL_error(L, "bad option 'env' to 'spawn' (table expected)");
+      *env_idx = 1;
+    } else {
+      luaL_error(L, "bad option to 'spawn' (unknown field '%s')", key);
+    }
+    lua_pop(L, 1);
+  }
+  if (*env_idx) {
+    lua_getfield(L, idx, "env");
+    *env_idx = lua_gettop(L);
+  }
+}
+
+static int spawn_redirected(pid_t *pid, const char *path, char **argv,
+                            char **envp, int outfd, const char *cwd) {
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  sigset_t set;
+  int e;
+  if ((e = posix_spawn_file_actions_init(&fa)) != 0) return e;
+  if ((e = posix_spawnattr_init(&attr)) != 0) {
+    posix_spawn_file_actions_destroy(&fa);
+    return e;
+  }
+  e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  if (e == 0) e = posix_spawn_file_actions_adddup2(&fa, outfd, 1);
+  if (e == 0) e = posix_spawn_file_actions_adddup2(&fa, outfd, 2);
+  if (e == 0 && cwd != NULL) e = posix_spawn_file_actions_addchdir_np(&fa, cwd);
+  sigemptyset(&set);
+  if (e == 0) e = posix_spawnattr_setsigmask(&attr, &set);
+  sigaddset(&set, SIGPIPE);
+  if (e == 0) e = posix_spawnattr_setsigdefault(&attr, &set);
+  if (e == 0)
+    e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  if (e == 0) e = posix_spawn(pid, path, &fa, &attr, argv, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  return e;
+}
+
+static int proc_spawn(lua_State *L) {
+  const char *outfile, *cwd, *prog, *path;
+  char **argv, **envp = environ;
+  int env_idx, e, outfd, dirfd = AT_FDCWD, cwdfd = -1, child_idx;
+  Child *c;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 2);
+  check_spawn_opts(L, 2, &outfile, &cwd, &env_idx);
+  argv = check_argv(L, 1);
+  if (env_idx) envp = build_env(L, env_idx);
+  prog = argv[0];
+  c = (Child *)lua_newuserdatauv(L, sizeof(Child), 1);
+  c->pid = -1;
+  c->done = 0;
+  c->status = 0;
+  luaL_setmetatable(L, CHILD_MT);
+  child_idx = lua_gettop(L);
+
+  if (cwd != NULL) {
+    cwdfd = open(cwd, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (cwdfd < 0) {
+      e = errno;
+      return sts_pushfail(L, e, "cwd '%s': %s", cwd, strerror(e));
+    }
+    dirfd = cwdfd;
+  }
+  if (strchr(prog, '/') != NULL) {
+    e = is_executable(dirfd, prog);
+    path = prog;
+  } else {
+    e = search_path(L, prog, child_path(L, env_idx), dirfd);
+    path = (e == 0) ? lua_tostring(L, -1) : NULL;  /* stays on the stack */
+  }
+  if (cwdfd >= 0) close(cwdfd);
+  if (e != 0) {
+    /* like run's: a child that has already ended with 127, and why */
+    c->done = 1;
+    c->status = 127 << 8;
+    if (e == ENOENT) lua_pushfstring(L, "%s: command not found", prog);
+    else lua_pushfstring(L, "%s: %s", prog, strerror(e));
+    lua_setiuservalue(L, child_idx, 1);
+    lua_pushvalue(L, child_idx);
+    return 1;
+  }
+  outfd = open(outfile != NULL ? outfile : "/dev/null",
+               O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (outfd < 0) {
+    e = errno;
+    return sts_pushfail(L, e, "output_file '%s': %s", outfile, strerror(e));
+  }
+  if ((e = fd_above_stdio(&outfd)) != 0) {
+    close(outfd);
+    return sts_pushfail(L, e, "dup: %s", strerror(e));
+  }
+  e = spawn_redirected(&c->pid, path, argv, envp, outfd, cwd);
+  close(outfd);
+  if (e != 0) {
+    c->pid = -1;
+    return sts_pushfail(L, e, "spawn %s: %s", prog, strerror(e));
+  }
+  lua_pushvalue(L, child_idx);
+  return 1;
+}
+
+static const luaL_Reg child_methods[] = {
+  {"poll", child_poll},
+  {"wait", child_wait},
+  {"kill", child_kill},
+  {NULL, NULL}
+};
+
+static const luaL_Reg child_meta[] = {
+  {"__gc", child_gc},
+  {"__close", child_gc},
+  {"__index", child_index},
+  {NULL, NULL}
+};
+
 static const luaL_Reg run_meta[] = {
   {"__gc", run_gc},
   {NULL, NULL}
@@ -887,11 +1139,18 @@ static const luaL_Reg run_meta[] = {
 static const luaL_Reg proc_funcs[] = {
   {"run", proc_run},
   {"which", proc_which},
+  {"spawn", proc_spawn},
   {NULL, NULL}
 };
 
 int sts_open_proc(lua_State *L) {
   if (luaL_newmetatable(L, RUN_MT)) luaL_setfuncs(L, run_meta, 0);
+  lua_pop(L, 1);
+  if (luaL_newmetatable(L, CHILD_MT)) {
+    luaL_setfuncs(L, child_meta, 0);
+    luaL_newlib(L, child_methods);
+    lua_setfield(L, -2, "methods");
+  }
   lua_pop(L, 1);
   lua_settop(L, 1);
   lua_newtable(L);  /* pids of stuck children, shared by the functions */

@@ -25,4 +25,17 @@ function proc.which(name)
   return cproc.which(name)
 end
 
+--- Starts argv[1] and returns at once, leaving it running.
+-- Its stdout and stderr both go to opts.output_file (truncated; /dev/null
+-- when absent), its stdin is /dev/null. The Child has `pid`, `error` (why
+-- it could not start: it has then already ended with 127), `:poll()` (nil
+-- while it runs, else rc, signal), `:wait()` (the same, blocking) and
+-- `:kill(sig)`; closed or collected while running, it is killed and reaped.
+-- @tparam {string,...} argv the program and its arguments
+-- @tparam[opt] table opts output_file, cwd, env (as run's)
+-- @treturn userdata|nil the Child, or nil, message, errno
+function proc.spawn(argv, opts)
+  return cproc.spawn(argv, opts)
+end
+
 return proc

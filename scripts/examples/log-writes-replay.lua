@@ -17,7 +17,7 @@
 local testkit = require "sts.testkit"
 local dm = require "sts.dm"
 local loop = require "sts.loop"
-local core = require "sts.core"
+local proc = require "sts.proc"
 
 local FS_MB = 64
 local STEPS = 4
@@ -25,7 +25,7 @@ local STEPS = 4
 local check, report = testkit.checks()
 
 local function run(argv)
-  return assert(core.proc.run(argv, {timeout = 120}))
+  return assert(proc.run(argv, {timeout = 120}))
 end
 
 local function must(argv)

@@ -320,8 +320,8 @@ end
 -- <def>/<ref> subtrees are expanded in place; a mapping that carries on
 -- the run before it is joined to it; absent attributes get the kernel's
 -- defaults (flags 0, version 2, times and transactions 0, mapped_blocks
--- counted). Reads through the streaming reader (sts.dmpd.stream); `input`
--- may also be an open file.
+-- counted). Reads through the streaming reader (sts.dmpd.stream), which
+-- expands and joins; `input` may also be an open file.
 -- @tparam string|table|file input the dump (text, CommandResult or file)
 -- @treturn table the superblock with its devices and their mappings
 function parse.thin_dump(input)
@@ -333,17 +333,16 @@ function parse.thin_dump(input)
     if name == "superblock" then
       sb = thin_superblock(a)
     else  -- a device: its mappings follow
+      need_superblock(sb, "parse_thin_dump")
       device = thin_device(a)
       maps, n = device.mappings, 0
       sb.devices[#sb.devices + 1] = device
     end
-  end, function(name)
-    if name == "device" and device then
-      thin_device_end(device)
-      device = nil
-    end
+  end, function()
+    if device then thin_device_end(device) end
+    device = nil
   end)
-  return sb
+  return need_superblock(sb, "parse_thin_dump")
 end
 
 --- Parses thin_dump XML into the same tables as `thin_dump`, through the
