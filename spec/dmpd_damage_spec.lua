@@ -183,7 +183,7 @@ describe("sts.dmpd.damage", function()
         end
       end)
 
-      it("era: a lost superblock or era array fails era_check (Debian ships no era_repair)", function()
+      it("era: a lost superblock or era array fails era_check", function()
         if g.missing then return pending(g.missing) end
         local meta = restored("era", ERA)
         local d = dmpd.damage(meta, "superblock")
@@ -195,17 +195,23 @@ describe("sts.dmpd.damage", function()
         assert.is_true(dmpd.era_check(meta).failed)
       end)
 
-      it("era: era_repair recovers a lost era array", function()
+      it("era: era_repair rewrites sound metadata; a lost era array root it cannot recover", function()
         if g.missing then return pending(g.missing) end
         if not dmpd.EraRepair:available() then
+          -- 0.9.0 has none; Debian's 1.x has it inside pdata_tools
           return pending("era_repair is not installed (Debian's " .. g.name .. " package has none)")
         end
         local meta = restored("era", ERA)
-        dmpd.damage(meta, {block = sb_u64(meta, 208)})
-        assert.is_true(dmpd.era_check(meta).failed)
         local r, out = repaired("era", meta)
         assert.is_true(r.succeeded, r.stderr)
         assert.is_true(dmpd.era_check(out).succeeded)
+        assert.are.same(dmpd.parse_era_dump(dmpd.era_dump(meta)), dmpd.parse_era_dump(dmpd.era_dump(out)))
+        -- the array's only node holds the eras themselves: nothing to rebuild it from
+        dmpd.damage(meta, {block = sb_u64(meta, 208)})
+        assert.is_true(dmpd.era_check(meta).failed)
+        r = repaired("era", meta)
+        assert.is_true(r.failed)
+        assert.matches("checksum", r.stderr, 1, true)
       end)
     end)
   end

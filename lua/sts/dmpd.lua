@@ -334,7 +334,8 @@ end
 --- Copies a thin device's data to another device or file (newer packages).
 -- @function thin_migrate
 
---- Shrinks a thin pool's data device offline (newer packages).
+--- Shrinks a thin pool's data device: `{input=, output=, nr_blocks=}`
+-- (1.x only, inside pdata_tools).
 -- @function thin_shrink
 
 --- The tools installed here, by what each package really ships: a known
@@ -364,8 +365,8 @@ function dmpd.get_help(tool_name)
   return dmpd.tool(tool_name):help()
 end
 
---- The version output of any tool by name, as a CommandResult.
--- What `--version` prints; dmpd.version parses it.
+--- The version output of any tool by name, as a CommandResult (from
+-- `tool --version`; dmpd.version parses it).
 function dmpd.get_version(tool_name)
   return version_result(dmpd.tool(tool_name))
 end

@@ -26,11 +26,32 @@ local function dir_1x()
   return nil, "the 1.x tools are not unpacked (" .. FETCH .. ")"
 end
 
---- The generations: {{name = "0.9"}, {name = "1.x", dir = ..., missing = why}}.
--- A generation with `missing` set cannot run here; report it pending.
+-- the installed 0.9 tools' directory (PATH and the sbin directories, never
+-- STS_DMPD_PATH, which the host tier's second run points at 1.x), or nil
+-- and why not
+local function dir_09()
+  local found = proc.which("thin_dump")
+  for _, d in ipairs({"/usr/sbin", "/sbin", "/usr/local/sbin"}) do
+    found = found or proc.which(d .. "/thin_dump")
+  end
+  if not found then return nil, "no thin_dump installed" end
+  local dir = found:match("^(.*)/[^/]+$")
+  local r = proc.run({dir .. "/thin_dump", "-V"})
+  local v = r and dmpd.parse_version(r.stdout)
+  if not v or v.major ~= 0 then
+    return nil, "the installed tools are " .. (v and v.text or "of no known version") .. ", not 0.9"
+  end
+  return dir
+end
+
+--- The generations: {{name = "0.9", dir = ...}, {name = "1.x", dir = ...}},
+-- each with `missing = why` instead of `dir` when it cannot run here
+-- (report it pending).
 function M.list()
-  local dir, why = dir_1x()
-  return {{name = "0.9"}, {name = "1.x", dir = dir, missing = not dir and why or nil}}
+  local d09, why09 = dir_09()
+  local d1, why1 = dir_1x()
+  return {{name = "0.9", dir = d09, missing = not d09 and why09 or nil},
+          {name = "1.x", dir = d1, missing = not d1 and why1 or nil}}
 end
 
 --- Points the dmpd tool lookup at generation `g` (and back with nil).
