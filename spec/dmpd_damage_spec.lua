@@ -21,7 +21,7 @@ local CACHE = {uuid = "", block_size = 128, nr_cache_blocks = 16, policy = "smq"
                            {cache_block = 3, origin_block = 7, dirty = true}},
                hints = {}, discards = {}}
 local ERA = {uuid = "", block_size = 128, nr_blocks = 16, current_era = 3,
-             writesets = {{era = 2, nr_bits = 16, blocks = {0, 5}}},
+             writesets = {{era = 2, nr_bits = 16, blocks = {0, 5}}, {era = 3, nr_bits = 16, blocks = {}}},
              era_array = {{block = 0, era = 2}, {block = 9, era = 1}}}
 
 -- a le64 field of a metadata superblock
@@ -195,7 +195,7 @@ describe("sts.dmpd.damage", function()
         assert.is_true(dmpd.era_check(meta).failed)
       end)
 
-      it("era: era_repair recovers a lost era array", function()
+      it("era: era_repair never passes off a broken era array as repaired", function()
         if g.missing then return pending(g.missing) end
         if not dmpd.EraRepair:available() then
           return pending("era_repair is not installed (Debian's " .. g.name .. " package has none)")
@@ -203,9 +203,10 @@ describe("sts.dmpd.damage", function()
         local meta = restored("era", ERA)
         dmpd.damage(meta, {block = sb_u64(meta, 208)})
         assert.is_true(dmpd.era_check(meta).failed)
+        -- 1.1 refuses (it cannot rebuild the array); a repair that says it
+        -- succeeded must leave metadata era_check passes
         local r, out = repaired("era", meta)
-        assert.is_true(r.succeeded, r.stderr)
-        assert.is_true(dmpd.era_check(out).succeeded)
+        assert.is_true(r.failed or dmpd.era_check(out).succeeded, r.stderr)
       end)
     end)
   end
