@@ -79,6 +79,21 @@ describe("sts.dmpd.parse_check", function()
     assert.is_nil(info.succeeded)
   end)
 
+  it("reads 1.x's stage titles and leaves its progress lines out", function()
+    local info = dmpd.parse_check({stdout = "TRANSACTION_ID=3\nMETADATA_FREE_BLOCKS=2037\n",
+                                   stderr = "Checking thin metadata\ndevice details tree\nmapping tree\n"
+                                     .. "Progress: 40%\ndata space map\nmetadata space map\n",
+                                   succeeded = true})
+    assert.are.same({"Checking thin metadata", "device details tree", "mapping tree", "data space map",
+                     "metadata space map"}, info.stages)
+    assert.are.same({}, info.messages)
+    assert.are.equal(3, info.transaction_id)
+    info = dmpd.parse_check({stdout = "", stderr = "Checking era metadata\nbad checksum in superblock\n",
+                             succeeded = false})
+    assert.are.same({"Checking era metadata"}, info.stages)
+    assert.are.same({"bad checksum in superblock"}, info.messages)
+  end)
+
   it("rejects what is not output", function()
     raises("ValueError", function() dmpd.parse_check(42) end, "parse_check")
   end)
@@ -111,6 +126,16 @@ DEV MAPPED_BLOCKS EXCLUSIVE_BLOCKS  MAPPED EXCLUSIVE TRANSACTION
     assert.are.same(want, dmpd.parse_thin_ls({stdout = text, argv = {"thin_ls", "-o",
                                               "DEV,MAPPED_BLOCKS", "/m"}}))
     assert.are.same({}, dmpd.parse_thin_ls(""))
+  end)
+
+  it("reads 1.x's size spellings and its HIGHEST_* columns", function()
+    local rows = dmpd.parse_thin_ls([[
+DEV  MAPPED EXCLUSIVE HIGHEST_BLOCK HIGHEST_MAPPED
+  1 1344KiB        0b            40        2623KiB
+  2   2Tib       1kB             0             0b
+]])
+    assert.are.same({{dev = 1, mapped = 1344 * 1024, exclusive = 0, highest_block = 40, highest_mapped = 2623 * 1024},
+                     {dev = 2, mapped = 2 * 2^40, exclusive = 1000, highest_block = 0, highest_mapped = 0}}, rows)
   end)
 
   it("falls back to the default columns and complains about a mismatch", function()
@@ -164,6 +189,47 @@ describe("sts.dmpd.parse_thin_dump", function()
     raises("DmpdError", function()
       dmpd.parse_thin_dump('<superblock><device dev_id="1"><ref name="nope"/></device></superblock>')
     end, "unknown")
+  end)
+
+  it("gives absent attributes the kernel's defaults, one shape for both generations", function()
+    -- 1.x leaves out flags when needs_check is clear; a hand-made dump may leave out more
+    local d = dmpd.parse_thin_dump([[
+<superblock data_block_size="128" nr_data_blocks="10">
+  <device dev_id="4">
+    <range_mapping origin_begin="0" data_begin="1" length="2"/>
+    <single_mapping origin_block="7" data_block="9"/>
+  </device>
+</superblock>]])
+    assert.are.same({uuid = "", time = 0, transaction = 0, flags = 0, version = 2,
+                     data_block_size = 128, nr_data_blocks = 10,
+                     devices = {{dev_id = 4, mapped_blocks = 3, transaction = 0, creation_time = 0,
+                                 snap_time = 0,
+                                 mappings = {{origin = 0, data = 1, length = 2, time = 0},
+                                             {origin = 7, data = 9, length = 1, time = 0}}}}}, d)
+    -- needs_check as 1.x prints it
+    assert.are.equal(1, dmpd.parse_thin_dump(
+      '<superblock uuid="" time="0" transaction="0" flags="1" version="2" data_block_size="8" nr_data_blocks="1"/>').flags)
+  end)
+
+  it("joins a run that a shared subtree split, as 0.9 prints it", function()
+    local d = dmpd.parse_thin_dump([[
+<superblock uuid="" time="0" transaction="0" version="2" data_block_size="64" nr_data_blocks="100">
+  <def name="1"><range_mapping origin_begin="0" data_begin="10" length="5" time="0"/></def>
+  <device dev_id="1" mapped_blocks="9" transaction="0" creation_time="0" snap_time="0">
+    <ref name="1"/>
+    <range_mapping origin_begin="5" data_begin="15" length="3" time="0"/>
+    <single_mapping origin_block="8" data_block="40" time="0"/>
+  </device>
+  <device dev_id="2" mapped_blocks="6" transaction="0" creation_time="0" snap_time="0">
+    <single_mapping origin_block="5" data_block="15" time="1"/>
+    <ref name="1"/>
+  </device>
+</superblock>]])
+    assert.are.same({{origin = 0, data = 10, length = 8, time = 0}, {origin = 8, data = 40, length = 1, time = 0}},
+                    d.devices[1].mappings)
+    -- not a continuation (origin goes back): kept apart
+    assert.are.same({{origin = 5, data = 15, length = 1, time = 1}, {origin = 0, data = 10, length = 5, time = 0}},
+                    d.devices[2].mappings)
   end)
 
   it("raises DmpdError on output that is not a dump", function()
@@ -262,9 +328,16 @@ describe("sts.dmpd small parsers", function()
   end)
 
   it("parse versions, era_invalidate and thin_rmap output", function()
-    assert.are.same({"0.9.0", 0, 9, 0}, {dmpd.parse_version("0.9.0\n")})
-    assert.are.same({"1.1.0", 1, 1, 0}, {dmpd.parse_version("thin_check 1.1.0\n")})
+    assert.are.same({major = 0, minor = 9, patch = 0, text = "0.9.0"}, dmpd.parse_version("0.9.0\n"))
+    -- -V with the tool's name first, and forms with fewer or more parts
+    assert.are.same({major = 1, minor = 1, patch = 0, text = "1.1.0"},
+                    dmpd.parse_version("thin_check 1.1.0\n"))
+    assert.are.same({major = 1, minor = 3, patch = 0, text = "1.3"}, dmpd.parse_version("era_dump 1.3"))
+    assert.are.same({major = 1, minor = 0, patch = 0, text = "1.0.0-rc1"}, dmpd.parse_version("1.0.0-rc1"))
+    assert.are.same({major = 0, minor = 9, patch = 0, text = "0.9.0"},
+                    dmpd.parse_version({stdout = "0.9.0\n", stderr = ""}))
     assert.is_nil(dmpd.parse_version("unknown"))
+    assert.is_nil(dmpd.parse_version(""))
     assert.are.same({{begin = 0, length = 2}, {begin = 7, length = 1}},
                     dmpd.parse_era_invalidate('<blocks>\n  <range begin="0" end = "2"/>\n  <block block="7"/>\n</blocks>'))
     assert.are.same({{data_begin = 0, length = 10, dev_id = 1, origin_begin = 5}},
@@ -293,10 +366,11 @@ describe("sts.dmpd builders", function()
     assert.are.same(pool, dmpd.parse_thin_dump(dmpd.thin_xml(pool)))
     local cache = {uuid = "", block_size = 64, nr_cache_blocks = 8, policy = "mq", hint_width = 4,
                    mappings = {{cache_block = 0, origin_block = 3, dirty = true}},
-                   hints = {{cache_block = 0, data = "AQIDBA=="}}, discards = {{dbegin = 1, dend = 2}}}
+                   hints = {{cache_block = 0, data = "AQIDBA=="}}, discards = {}}
     assert.are.same(cache, dmpd.parse_cache_dump(dmpd.cache_xml(cache)))
     local era = {uuid = "", block_size = 8, nr_blocks = 4, current_era = 3,
-                 writesets = {{era = 2, nr_bits = 4, blocks = {0, 3}}}, era_array = {{block = 2, era = 1}}}
+                 writesets = {{era = 2, nr_bits = 4, blocks = {0, 3}}, {era = 3, nr_bits = 4, blocks = {}}},
+                 era_array = {{block = 2, era = 1}}}
     assert.are.same(era, dmpd.parse_era_dump(dmpd.era_xml(era)))
   end)
 
@@ -323,6 +397,9 @@ describe("sts.dmpd builders", function()
     raises("ValueError", function()
       dmpd.cache_xml({block_size = 1, nr_cache_blocks = 1, hints = {{cache_block = 0, data = "not base64!"}}})
     end, "hints%[1%]%.data")
+    raises("ValueError", function()
+      dmpd.cache_xml({block_size = 1, nr_cache_blocks = 1, discards = {{dbegin = 0, dend = 1}}})
+    end, "discards")
     raises("ValueError", function()
       dmpd.era_xml({block_size = 1, nr_blocks = 4, current_era = 1, writesets = {{era = 1, blocks = {4}}}})
     end, "writesets%[1%]%.blocks%[1%]")

@@ -2,6 +2,7 @@
 
 local dmpd = require("sts.dmpd")
 local errors = require("sts.errors")
+local time = require("sts.time")
 local proc = require("sts.core").proc
 local h = require("fixtures.dmpd.helpers")
 
@@ -58,12 +59,19 @@ describe("sts.dmpd tools", function()
     raises_value_error(function() dmpd.tool("../bin/sh") end, "not a dmpd tool name")
   end)
 
-  it("finds the installed tools, the multi-call binary's included", function()
+  -- what each generation's package really ships (Debian 12's 0.9.0,
+  -- Debian 13's 1.1.0); 1.x's era_repair and thin_shrink are inside
+  -- pdata_tools only, with no link of their own
+  local ONLY_1X = {"era_repair", "thin_migrate", "thin_metadata_pack", "thin_metadata_unpack", "thin_shrink"}
+  local MULTICALL_ONLY_1X = {era_repair = true, thin_shrink = true}
+
+  it("finds the installed tools, the multi-call binary's included, as the generation ships them", function()
+    local v = assert(dmpd.version(), "thin_check prints a version")
     local installed = dmpd.installed()
     local set = {}
     for _, n in ipairs(installed) do set[n] = true end
     for _, name in pairs(SEED_TOOLS) do
-      if name ~= "era_repair" then  -- not in every package (Debian's 0.9.0 lacks it)
+      if name ~= "era_repair" then
         assert.is_true(set[name], name .. " should be installed")
         assert.is_true(dmpd.tool(name):available(), name)
         assert.matches("/" .. name .. "$", dmpd.tool(name):path())
@@ -72,25 +80,65 @@ describe("sts.dmpd tools", function()
     for _, name in ipairs({"cache_writeback", "era_invalidate", "thin_rmap"}) do
       assert.is_true(set[name], name .. " should be installed")
     end
+    for _, name in ipairs(ONLY_1X) do
+      assert.are.equal(v.major >= 1, set[name] == true, name .. " with tools " .. v.text)
+      assert.are.equal(v.major >= 1, dmpd.tool(name):available(), name .. " with tools " .. v.text)
+    end
+    if v.major >= 1 then
+      -- a tool only the multi-call binary has runs as `pdata_tools NAME`
+      for name in pairs(MULTICALL_ONLY_1X) do
+        local r = dmpd.tool(name):help()
+        assert.is_true(r.succeeded, name .. ": " .. tostring(r))
+        assert.matches("/pdata_tools$", r.argv[1])
+        assert.are.same({name, "--help"}, {r.argv[2], r.argv[3]})
+        assert.are.equal(r.argv[1], dmpd.tool(name):path())
+      end
+    end
+  end)
+
+  it("runs the generation of the tools this run was asked for", function()
+    local v = assert(dmpd.version())
+    assert.are.equal("integer", math.type(v.major))
+    assert.are.equal("integer", math.type(v.minor))
+    assert.are.equal("integer", math.type(v.patch))
+    assert.matches("^%d+%.%d+", v.text)
+    -- the host tier runs the dmpd specs once per generation and says which
+    local want = os.getenv("STS_DMPD_GENERATION")
+    if want then
+      assert.are.equal(want, want == "0.9" and ("%d.%d"):format(v.major, v.minor) or tostring(v.major),
+                       "STS_DMPD_GENERATION=" .. want .. " but the tools are " .. v.text)
+    end
+    assert.are.same(v, dmpd.ThinCheck:version())
+    assert.are.same(v, dmpd.version("thin_check"))
+    assert.are.same(v, dmpd.version(dmpd.ThinDump))
+    local none, r = dmpd.version("thin_not_a_real_tool")
+    assert.is_nil(none)
+    assert.are.equal(127, r.rc)
+    raises_value_error(function() dmpd.version("no such tool") end, "not a dmpd tool name")
   end)
 
   it("gives help and version of every installed tool, by object and by name", function()
+    local generation = assert(dmpd.version())
     for _, name in ipairs(dmpd.tools) do
       local tool = dmpd.tool(name)
       if tool:available() then
         local help = tool:help()
         assert.is_true(help.succeeded, name .. " --help: " .. tostring(help))
         assert.is_true(#(help.stdout .. help.stderr) > 0, name)
-        assert.are.same({tool:path(), "--help"}, help.argv)
-        local version = tool:version()
+        assert.are.equal(tool:path(), help.argv[1])
+        assert.are.equal("--help", help.argv[#help.argv])
+        local version = dmpd.get_version(name)
         assert.is_true(version.succeeded, name)
-        assert.is_truthy(dmpd.parse_version(version), name .. " version: " .. version.stdout)
+        local v = tool:version()
+        assert.is_truthy(v, name .. " version: " .. version.stdout)
+        assert.are.same(generation, v, name)
+        assert.are.same(v, dmpd.parse_version(version))
         assert.are.equal(help.stdout, dmpd.get_help(name).stdout)
-        assert.are.equal(version.stdout, dmpd.get_version(name).stdout)
       else
         local help = tool:help()
         assert.are.equal(127, help.rc)
         assert.is_true(help.failed)
+        assert.is_nil(tool:version())
       end
     end
     raises_value_error(function() dmpd.get_help("no such tool") end)
@@ -325,6 +373,31 @@ describe("sts.dmpd running", function()
     raises_value_error(function() dmpd.set_tool_path("/dir", "/x") end)
   end)
 
+  it("runs a tool that only the multi-call binary has as `pdata_tools NAME`", function()
+    local pdata = assert(proc.which(dmpd.tool_path("pdata_tools")), "pdata_tools is installed")
+    local bin = dir .. "/bin"
+    assert.are.equal(0, proc.run({"mkdir", bin}).rc)
+    assert.are.equal(0, proc.run({"ln", "-s", pdata, bin .. "/pdata_tools"}).rc)
+    local meta = dir .. "/meta"
+    restore_pool(meta)
+    dmpd.set_tool_path(bin)
+    local r = dmpd.thin_check(meta)
+    assert.is_true(r.succeeded, r.stderr)
+    assert.are.same({bin .. "/pdata_tools", "thin_check", meta}, r.argv)
+    assert.are.equal(bin .. "/pdata_tools", dmpd.ThinCheck:path())
+    assert.is_truthy(dmpd.ThinCheck:version())
+    local set = {}
+    for _, n in ipairs(dmpd.installed()) do set[n] = true end
+    assert.is_true(set.thin_dump and set.era_invalidate)
+    -- a name the binary does not list stays missing
+    r = dmpd.tool("thin_not_a_real_tool"):run(meta)
+    assert.are.equal(127, r.rc)
+    -- a per-tool override is taken as it is, never completed from pdata_tools
+    dmpd.set_tool_path()
+    dmpd.set_tool_path("thin_dump", bin .. "/thin_dump")
+    assert.are.equal(127, dmpd.thin_dump(meta).rc)
+  end)
+
   it("uses the directories in STS_DMPD_PATH", function()
     local lua = proc.which("lua5.4")
     assert(lua, "lua5.4 is installed")
@@ -346,9 +419,9 @@ describe("sts.dmpd running", function()
   it("kills a hung tool on timeout and says so", function()
     -- a stand-in for a hung thin_check: sleep(1) run under its name
     dmpd.set_tool_path("thin_check", assert(proc.which("sleep")))
-    local t0 = os.time()
+    local t0 = time.now_ms()
     local r = dmpd.thin_check("30", {timeout = 0.5})
-    assert.is_true(os.time() - t0 < 5)
+    assert.is_true(time.now_ms() - t0 < 5000)
     assert.is_true(r.timed_out)
     assert.is_true(r.failed)
     assert.is_false(r.succeeded)

@@ -231,7 +231,7 @@ describe("sts.testkit fixtures #kernel", function()
   it("a device the kit does not know on a fixture: teardown fails fast, the guard's check clears all", function()
     kernel.need_dm(pending)
     local before = guard.snapshot()
-    local t0 = core.loop.monotonic_ms()
+    local t0 = core.time.now_ms()
     local ok, err = pcall(function()
       local los <close> = testkit.loop_devices(1, 4)
       local lin <close> = testkit.linear(los[1])
@@ -240,7 +240,7 @@ describe("sts.testkit fixtures #kernel", function()
     assert.is_false(ok)
     assert.is_true(errors.is(err, "TestkitError"), tostring(err))
     assert.matches("busy", err.message)
-    local took = core.loop.monotonic_ms() - t0
+    local took = core.time.now_ms() - t0
     assert.is_true(took < 10000, "teardown of a busy fixture took " .. took .. " ms")
     raises("TestkitError", guard.check, before)
     assert.are.same({}, kit_devices())
@@ -255,6 +255,32 @@ describe("sts.testkit fixtures #kernel", function()
     raises("TestkitError", guard.check, before)
     assert.are.same({}, kit_devices())
     assert.is_true(pool.removed)
+  end)
+
+  it("cleanup() removes every live fixture and then has nothing left to do", function()
+    kernel.need_dm(pending)
+    local los = testkit.loop_devices(1, 4)
+    local lin = testkit.linear(los[1])
+    local name = lin.dev.dm_name
+    assert.is_true(exists(name))
+    assert.are.same({}, testkit.cleanup())
+    assert.is_false(exists(name))
+    assert.is_false(attached(los[1].path))
+    assert.are.same({}, testkit.leaks())
+    assert.are.same({}, testkit.cleanup())
+  end)
+
+  it("the guard's check passes over devices that were there before its snapshot", function()
+    kernel.need_dm(pending)
+    local los <close> = testkit.loop_devices(1, 4)
+    local lin <close> = testkit.linear(los[1])
+    local before = guard.snapshot()
+    local kinds = {}
+    for _, leak in ipairs(before) do kinds[leak.kind] = (kinds[leak.kind] or 0) + 1 end
+    assert.are.same({dm = 1, loop = 1}, kinds)
+    assert.is_true(guard.check(before))
+    assert.is_true(exists(lin.dev.dm_name))  -- and it left them alone
+    assert.is_true(attached(los[1].path))
   end)
 end)
 
@@ -341,11 +367,11 @@ describe("sts.testkit faults and waiting #kernel", function()
 
     local delay = testkit.inject(lin, {type = "delay", start = 0, size = 2048, delay = 200})
     assert.are.equal("delay", lin.dev:status_table()[1].type)
-    local t0 = core.loop.monotonic_ms()
+    local t0 = core.time.now_ms()
     r = core.proc.run({"dd", "if=" .. lin.path, "of=/dev/null", "bs=4096", "count=1",
       "iflag=direct"}, {timeout = 30})
     assert.are.equal(0, r.rc, r.stderr)
-    assert.is_true(core.loop.monotonic_ms() - t0 >= 200, "a delayed read came back early")
+    assert.is_true(core.time.now_ms() - t0 >= 200, "a delayed read came back early")
     delay:restore()
     assert.are.equal(original, lin.dev.table)
     assert.are.equal("d", read_at(lin.path, 8 * 512, 1))
@@ -371,10 +397,10 @@ describe("sts.testkit faults and waiting #kernel", function()
   it("wait_for times out with a TimeoutError showing the last status", function()
     kernel.need_dm(pending)
     local pool <close> = testkit.thin_pool{data_mb = 8, metadata_mb = 4}
-    local t0 = core.loop.monotonic_ms()
+    local t0 = core.time.now_ms()
     local err = raises("TimeoutError", testkit.wait_for, pool.dev,
       function(s) return s.used_data_blocks > 0 end, 300)
-    local took = core.loop.monotonic_ms() - t0
+    local took = core.time.now_ms() - t0
     assert.is_true(took >= 300 and took < 5000, "waited " .. took .. " ms")
     assert.matches("used_data_blocks=0", err.message, 1, true)
   end)

@@ -2,7 +2,6 @@
 ** sts.core: the C half of the sts module.
 ** Only stitches the per-concern openers together; each file owns its part.
 */
-#include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -39,6 +38,16 @@ int sts_pushfail(lua_State *L, int err, const char *fmt, ...) {
   return 3;
 }
 
+int sts_optindex(lua_State *L, const char *fn, const char *const names[]) {
+  int i;
+  if (lua_type(L, -2) != LUA_TSTRING)
+    return luaL_error(L, "bad option to '%s' (field names must be strings, got %s)", fn,
+                      luaL_typename(L, -2));
+  for (i = 0; names[i] != NULL; i++)
+    if (strcmp(lua_tostring(L, -2), names[i]) == 0) return i;
+  return luaL_error(L, "bad option to '%s' (unknown field '%s')", fn, lua_tostring(L, -2));
+}
+
 typedef struct {
   const char *name;
   lua_CFunction open;
@@ -48,6 +57,9 @@ static const Part parts[] = {
   {"dm", sts_open_dm},
   {"proc", sts_open_proc},
   {"loop", sts_open_loop},
+  {"time", sts_open_time},
+  {"kmsg", sts_open_kmsg},
+  {"io", sts_open_io},
   {"thindump", sts_open_thindump},
   {NULL, NULL}
 };

@@ -1,22 +1,28 @@
 /*
-** sts.core.dm: the libdevmapper binding.
+** sts.core.dm: the libdevmapper operations.
 **
 ** Every operation is one or a few ioctls through libdevmapper, addressed by
-** the device's mapper name.  Operational failures return nil, a message and
+** the device's mapper name, and goes through one task helper (task_new,
+** task_run, task_fail, task_end) that carries the create-task, set-name,
+** run, error sequence. Operational failures return nil, a message and
 ** errno (the message holds what libdevmapper logged while the operation
-** ran); programming mistakes raise.  The Lua half (lua/sts/dm.lua) builds
-** the DmDevice API and the domain errors on top of these functions.
+** ran, see dmlog.c); programming mistakes raise. Options are tables (no
+** positional flags). The Lua half (lua/sts/dm.lua) builds the DmDevice API
+** and the domain errors on top of these functions; the DmDevice object
+** itself is device.c.
 */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,121 +32,193 @@
 
 #include "sts.h"
 
-#define TASKBOX "sts.dm.task"
-#define DEVICE_MT "sts.DmDevice"
+#define TASK_MT "sts.dm.task"
 
 /* the kernel's limits, with the terminating NUL: DM_NAME_LEN, DM_UUID_LEN */
 #define NAME_MAX_BYTES (DM_NAME_LEN - 1)
 #define UUID_MAX_BYTES (DM_UUID_LEN - 1)
 
-/*
-** libdevmapper's log.  Its logging is process-global by design, so what it
-** says during an operation is collected here (never printed) and becomes
-** the message of the failure.  One operation runs at a time per process:
-** Lua states share nothing else here.
-*/
-static struct {
-  char *text;
-  size_t len, cap;
-  int err;  /* first errno libdevmapper reported */
-} dmlog;
-
-static void log_reset(void) {
-  dmlog.len = 0;
-  if (dmlog.text != NULL) dmlog.text[0] = '\0';
-  dmlog.err = 0;
-}
-
-static void log_append(const char *s, size_t n) {
-  size_t need = dmlog.len + n + 3;
-  if (need > dmlog.cap) {
-    size_t cap = dmlog.cap ? dmlog.cap : 256;
-    char *p;
-    while (cap < need) cap *= 2;
-    p = realloc(dmlog.text, cap);
-    if (p == NULL) return;  /* keep what we have: the errno still tells */
-    dmlog.text = p;
-    dmlog.cap = cap;
-  }
-  if (dmlog.len > 0) {
-    memcpy(dmlog.text + dmlog.len, "; ", 2);
-    dmlog.len += 2;
-  }
-  memcpy(dmlog.text + dmlog.len, s, n);
-  dmlog.len += n;
-  dmlog.text[dmlog.len] = '\0';
-}
-
-static void log_fn(int level, const char *file, int line, int dm_errno_or_class,
-                   const char *f, ...) {
-  va_list ap;
-  char *msg = NULL;
-  int n;
-  (void)file;
-  (void)line;
-  /* low bits: the level; high bits are flags (stderr, once, ...) */
-  if ((level & 7) > 4) return;  /* keep fatal, error and warning */
-  va_start(ap, f);
-  n = vasprintf(&msg, f, ap);
-  va_end(ap);
-  if (n < 0) return;
-  log_append(msg, (size_t)n);
-  free(msg);
-  if (dmlog.err == 0 && (level & 7) <= 3 && dm_errno_or_class > 0)
-    dmlog.err = dm_errno_or_class;
-}
-
-/* the failure message of an operation on `what` */
-static int push_dmfail(lua_State *L, const char *op, const char *what, int err) {
-  if (err == 0) err = dmlog.err;
-  luaL_pushfail(L);
-  if (dmlog.len > 0)
-    lua_pushfstring(L, "%s %s failed: %s", op, what, dmlog.text);
-  else if (err != 0)
-    lua_pushfstring(L, "%s %s failed: %s", op, what, strerror(err));
-  else
-    lua_pushfstring(L, "%s %s failed", op, what);
-  lua_pushinteger(L, err);
-  return 3;
-}
+/* ------------------------------------------------------------------ tasks */
 
 /*
-** A dm_task in a box: created before the task, so that if anything raises
-** while the task is alive (out of memory while pushing results), __gc
-** destroys it.
+** A dm_task in a box, with what its failure message names. The box is
+** made before the task, so that if anything raises while the task is
+** alive (out of memory while pushing results), __gc destroys it.
 */
 typedef struct {
   struct dm_task *dmt;
-} TaskBox;
+  const char *op, *what;  /* "suspend", the device name: static or anchored */
+  int err;                /* errno of a failed create or set-name */
+} Task;
 
-static int taskbox_gc(lua_State *L) {
-  TaskBox *box = (TaskBox *)luaL_checkudata(L, 1, TASKBOX);
-  if (box->dmt != NULL) {
-    dm_task_destroy(box->dmt);
-    box->dmt = NULL;
+enum { TASK_PLAIN = 0, TASK_COOKIE = 1 };
+
+/* the path of the control node, /dev/mapper/control */
+static const char *control_path(char *buf, size_t size) {
+  snprintf(buf, size, "%s/%s", dm_dir(), DM_CONTROL_NODE);
+  return buf;
+}
+
+/*
+** Why libdevmapper could not make a task: dm_task_create checks the
+** driver's version first, and when that fails it has logged text but no
+** errno (and says nothing at all on later calls). The control node tells:
+** no node or no driver (ENOENT, ENODEV, ENXIO), no permission (EACCES);
+** when it opens, the driver answered and the versions do not match (EPROTO).
+*/
+static int task_create_errno(void) {
+  char path[PATH_MAX];
+  int fd;
+  if (sts_dmlog_errno() != 0) return sts_dmlog_errno();
+  fd = open(control_path(path, sizeof path), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return errno;
+  close(fd);
+  return EPROTO;
+}
+
+/*
+** libdevmapper opens its control descriptor without O_CLOEXEC: once it is
+** open (after the first task ran), mark it close-on-exec, so that no
+** program started by other means (io.popen, os.execute) inherits it. Our
+** own runner closes everything above 2 in the child anyway. The descriptor
+** is process-wide, and so is this flag.
+*/
+static void control_cloexec(void) {
+  static int done;
+  char path[PATH_MAX];
+  struct stat ctl;
+  struct dirent *e;
+  DIR *d;
+  if (done || stat(control_path(path, sizeof path), &ctl) != 0) return;
+  if ((d = opendir("/proc/self/fd")) == NULL) return;
+  while ((e = readdir(d)) != NULL) {
+    struct stat st;
+    int fd = atoi(e->d_name), flags;
+    if (fd <= 2 || fd == dirfd(d) || fstat(fd, &st) != 0) continue;
+    if (!S_ISCHR(st.st_mode) || st.st_rdev != ctl.st_rdev) continue;
+    flags = fcntl(fd, F_GETFD);
+    if (flags >= 0 && fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == 0) done = 1;
   }
+  closedir(d);
+}
+
+static void task_end(Task *t) {
+  if (t->dmt != NULL) {
+    dm_task_destroy(t->dmt);
+    t->dmt = NULL;
+  }
+}
+
+static int task_gc(lua_State *L) {
+  task_end((Task *)luaL_checkudata(L, 1, TASK_MT));
   return 0;
 }
 
-/* pushes a box holding a new task of `type`; NULL (and nothing pushed
-** beyond the box) when libdevmapper could not make one */
-static TaskBox *newtask(lua_State *L, int type) {
-  TaskBox *box = (TaskBox *)lua_newuserdatauv(L, sizeof(TaskBox), 0);
-  box->dmt = NULL;
-  luaL_setmetatable(L, TASKBOX);
-  log_reset();
-  box->dmt = dm_task_create(type);
-  return box;
-}
-
-static void endtask(TaskBox *box) {
-  if (box->dmt != NULL) {
-    dm_task_destroy(box->dmt);
-    box->dmt = NULL;
+/*
+** Pushes a box holding a new task of `type` for `name` (NULL: a task that
+** names no device). t->dmt is NULL when libdevmapper could not make or name
+** it; the caller then returns task_fail(L, t, 0).
+*/
+static Task *task_new(lua_State *L, int type, const char *name, const char *op,
+                      const char *what) {
+  Task *t = (Task *)lua_newuserdatauv(L, sizeof(Task), 0);
+  t->dmt = NULL;
+  t->op = op;
+  t->what = what != NULL ? what : name;
+  t->err = 0;
+  luaL_setmetatable(L, TASK_MT);
+  sts_dmlog_reset();
+  t->dmt = dm_task_create(type);
+  if (t->dmt == NULL) {
+    t->err = task_create_errno();
+  } else if (name != NULL && !dm_task_set_name(t->dmt, name)) {
+    t->err = sts_dmlog_errno() != 0 ? sts_dmlog_errno() : EINVAL;
+    task_end(t);
   }
+  return t;
 }
 
-/* ---------------------------------------------------------------- checks */
+/* runs the task; with TASK_COOKIE it syncs with udev: with udev running,
+** waits for its node work; without, libdevmapper makes/removes the nodes
+** itself when we wait */
+static int task_run(Task *t, int flags) {
+  uint32_t cookie = 0;
+  int ok;
+  if (t->dmt == NULL) return 0;
+  if (!(flags & TASK_COOKIE)) {
+    ok = dm_task_run(t->dmt);
+  } else {
+    if (!dm_task_set_cookie(t->dmt, &cookie, 0)) return 0;
+    ok = dm_task_run(t->dmt);
+    (void)dm_udev_wait(cookie);
+  }
+  control_cloexec();
+  return ok;
+}
+
+/* the errno of a failed task: the kernel's, else what the log reported */
+static int task_errno(const Task *t) {
+  int e = t->dmt != NULL ? dm_task_get_errno(t->dmt) : t->err;
+  return e != 0 ? e : sts_dmlog_errno();
+}
+
+/* ends a failed task and pushes nil, message, errno (err 0: the task's) */
+static int task_fail(lua_State *L, Task *t, int err) {
+  if (err == 0) err = task_errno(t);
+  task_end(t);
+  return sts_dmfail(L, t->op, t->what, err);
+}
+
+/* ends a task that needs no results and pushes true */
+static int task_done(lua_State *L, Task *t) {
+  task_end(t);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* The rows of a run TABLE or STATUS task, one at a time:
+**   TargetIter it = {0};  while (next_target(dmt, &it)) ... */
+typedef struct {
+  void *next;
+  int done;
+  uint64_t start, length;
+  char *type, *params;
+} TargetIter;
+
+static int next_target(struct dm_task *dmt, TargetIter *it) {
+  if (it->done) return 0;
+  it->type = it->params = NULL;
+  it->next = dm_get_next_target(dmt, it->next, &it->start, &it->length, &it->type,
+                                &it->params);
+  if (it->next == NULL) it->done = 1;
+  if (it->type == NULL) return 0;
+  if (it->params == NULL) it->params = (char *)"";
+  return 1;
+}
+
+/* the INFO of name into *info, and its uuid into uuid ("" for none) when
+** uuid is not NULL; false with *err set when the ioctl fails. For loops
+** that must not grow the stack: nothing here touches Lua. */
+static int info_of(const char *name, struct dm_info *info, char uuid[DM_UUID_LEN], int *err) {
+  struct dm_task *dmt = dm_task_create(DM_DEVICE_INFO);
+  int ok;
+  if (dmt == NULL) {
+    *err = task_create_errno();
+    return 0;
+  }
+  ok = dm_task_set_name(dmt, name) && dm_task_run(dmt) && dm_task_get_info(dmt, info);
+  if (!ok) {
+    *err = dm_task_get_errno(dmt) != 0 ? dm_task_get_errno(dmt) : sts_dmlog_errno();
+    if (*err == 0) *err = EIO;
+  } else if (uuid != NULL) {
+    const char *u = info->exists ? dm_task_get_uuid(dmt) : NULL;
+    snprintf(uuid, DM_UUID_LEN, "%s", u != NULL ? u : "");
+  }
+  dm_task_destroy(dmt);
+  return ok;
+}
+
+/* ----------------------------------------------------------------- checks */
 
 static const char *check_name(lua_State *L, int arg) {
   size_t len;
@@ -166,105 +244,103 @@ static const char *check_uuid(lua_State *L, int arg) {
   return uuid;
 }
 
-/* a boolean field of an options table (absent or nil: false) */
-static int optflag(lua_State *L, int opts, const char *field) {
-  int v;
-  if (lua_isnoneornil(L, opts)) return 0;
-  lua_getfield(L, opts, field);
-  v = lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  return v;
+/*
+** The options table at `arg` (none or nil: no options): every key must be
+** one of `known` (NULL-terminated); the result has bit i set when option
+** known[i] is true. Options named in `strings` (a mask of the same bits)
+** must be strings, the others booleans. Read raw (lua_next), once.
+*/
+static unsigned check_opts(lua_State *L, int arg, const char *fn, const char *const known[],
+                           unsigned strings) {
+  unsigned flags = 0;
+  if (lua_isnoneornil(L, arg)) return 0;
+  luaL_checktype(L, arg, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, arg) != 0) {
+    int which = sts_optindex(L, fn, known);
+    int want = ((strings >> which) & 1u) ? LUA_TSTRING : LUA_TBOOLEAN;
+    if (lua_type(L, -1) != want)
+      luaL_error(L, "bad option '%s' to '%s' (%s expected, got %s)", known[which], fn,
+                 lua_typename(L, want), luaL_typename(L, -1));
+    if (lua_toboolean(L, -1)) flags |= 1u << which;
+    lua_pop(L, 1);
+  }
+  return flags;
 }
 
-/* rejects option fields other than `known` (NULL-terminated) */
-static void check_opts(lua_State *L, int opts, const char *const known[]) {
-  if (lua_isnoneornil(L, opts)) return;
-  luaL_checktype(L, opts, LUA_TTABLE);
-  lua_pushnil(L);
-  while (lua_next(L, opts) != 0) {
-    int i, ok = 0;
-    lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TSTRING) {
-      const char *k = lua_tostring(L, -1);
-      for (i = 0; known[i] != NULL; i++)
-        if (strcmp(k, known[i]) == 0) ok = 1;
-      if (!ok) luaL_argerror(L, opts, lua_pushfstring(L, "unknown option '%s'", k));
-    } else {
-      luaL_argerror(L, opts, "option names must be strings");
-    }
-  }
-}
+/* a target row, copied out of the Lua list once */
+typedef struct {
+  uint64_t start, size;
+  const char *type, *args;  /* anchored by the rows' uservalue */
+} Row;
 
 /*
-** Checks the target list at `arg` (a list of {start=, size=, type=, args=})
-** before any task exists, so that nothing raises once one does.
+** Reads the target list at `arg` (a list of {start=, size=, type=, args=})
+** once, raw, checking each row, into a block pushed on the stack whose
+** uservalue anchors the strings. Everything that allocates (and so could
+** run a finalizer) happens before the first read, and no metamethod runs:
+** what is checked is what gets loaded.
 */
-static int check_targets(lua_State *L, int arg) {
-  lua_Integer i, n;
+static Row *read_targets(lua_State *L, int arg, size_t *count) {
+  static const char *const keys[] = {"start", "size", "type", "args"};
+  lua_Unsigned i, n;
+  Row *rows;
+  int k, key0, anchor;
   luaL_checktype(L, arg, LUA_TTABLE);
-  n = luaL_len(L, arg);
+  n = lua_rawlen(L, arg);
+  luaL_argcheck(L, n > 0, arg, "the target list is empty (no targets: pass nil)");
+  luaL_argcheck(L, n < (lua_Unsigned)INT32_MAX / sizeof(Row), arg, "too many targets");
+  rows = (Row *)lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof(Row), 1);
+  lua_createtable(L, (int)(2 * n), 0);
+  anchor = lua_gettop(L);
+  luaL_checkstack(L, 12, "target list");
+  key0 = anchor + 1;
+  for (k = 0; k < 4; k++) lua_pushstring(L, keys[k]);
   for (i = 1; i <= n; i++) {
+    Row *r = &rows[i - 1];
+    int row = key0 + 4;
     size_t len;
-    const char *s;
-    if (lua_geti(L, arg, i) != LUA_TTABLE)
+    if (lua_rawgeti(L, arg, (lua_Integer)i) != LUA_TTABLE)
       luaL_argerror(L, arg, lua_pushfstring(L, "target %d is not a table", (int)i));
-    if (lua_getfield(L, -1, "start") != LUA_TNUMBER || !lua_isinteger(L, -1) ||
-        lua_tointeger(L, -1) < 0)
+    lua_pushvalue(L, key0);
+    if (lua_rawget(L, row) != LUA_TNUMBER || !lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
       luaL_argerror(L, arg, lua_pushfstring(L, "target %d: start must be an integer >= 0", (int)i));
-    if (lua_getfield(L, -2, "size") != LUA_TNUMBER || !lua_isinteger(L, -1) ||
-        lua_tointeger(L, -1) <= 0)
+    r->start = (uint64_t)lua_tointeger(L, -1);
+    lua_pushvalue(L, key0 + 1);
+    if (lua_rawget(L, row) != LUA_TNUMBER || !lua_isinteger(L, -1) || lua_tointeger(L, -1) <= 0)
       luaL_argerror(L, arg, lua_pushfstring(L, "target %d: size must be an integer > 0", (int)i));
-    if (lua_getfield(L, -3, "type") != LUA_TSTRING)
+    r->size = (uint64_t)lua_tointeger(L, -1);
+    lua_pushvalue(L, key0 + 2);
+    if (lua_rawget(L, row) != LUA_TSTRING)
       luaL_argerror(L, arg, lua_pushfstring(L, "target %d: type must be a string", (int)i));
-    s = lua_tolstring(L, -1, &len);
-    if (len == 0 || strlen(s) != len || len >= DM_MAX_TYPE_NAME)
+    r->type = lua_tolstring(L, -1, &len);
+    if (len == 0 || strlen(r->type) != len || len >= DM_MAX_TYPE_NAME)
       luaL_argerror(L, arg, lua_pushfstring(L, "target %d: bad type name", (int)i));
-    if (lua_getfield(L, -4, "args") != LUA_TSTRING)
+    lua_pushvalue(L, key0 + 3);
+    if (lua_rawget(L, row) != LUA_TSTRING)
       luaL_argerror(L, arg, lua_pushfstring(L, "target %d: args must be a string", (int)i));
-    s = lua_tolstring(L, -1, &len);
-    if (strlen(s) != len || strchr(s, '\n') != NULL)
+    r->args = lua_tolstring(L, -1, &len);
+    if (strlen(r->args) != len || strchr(r->args, '\n') != NULL)
       luaL_argerror(L, arg, lua_pushfstring(L, "target %d: args hold a NUL or newline", (int)i));
-    lua_pop(L, 5);
+    lua_rawseti(L, anchor, (lua_Integer)(2 * i));      /* args */
+    lua_rawseti(L, anchor, (lua_Integer)(2 * i - 1));  /* type */
+    lua_pop(L, 3);                                     /* size, start, the row */
   }
-  return (int)n;
+  lua_settop(L, anchor);
+  lua_setiuservalue(L, -2, 1);
+  *count = (size_t)n;
+  return rows;
 }
 
-/* adds the checked targets to the task: no Lua call here can raise */
-static int add_targets(lua_State *L, int arg, struct dm_task *dmt) {
-  lua_Integer i, n = luaL_len(L, arg);
-  for (i = 1; i <= n; i++) {
-    int ok;
-    lua_geti(L, arg, i);
-    lua_getfield(L, -1, "start");
-    lua_getfield(L, -2, "size");
-    lua_getfield(L, -3, "type");
-    lua_getfield(L, -4, "args");
-    ok = dm_task_add_target(dmt, (uint64_t)lua_tointeger(L, -4),
-                            (uint64_t)lua_tointeger(L, -3), lua_tostring(L, -2),
-                            lua_tostring(L, -1));
-    lua_pop(L, 5);
-    if (!ok) return 0;
-  }
+static int add_targets(struct dm_task *dmt, const Row *rows, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    if (!dm_task_add_target(dmt, rows[i].start, rows[i].size, rows[i].type, rows[i].args))
+      return 0;
   return 1;
 }
 
-/* --------------------------------------------------------------- running */
-
-/* udev cookie handling: with udev running, wait for it to finish node work;
-** without, libdevmapper makes/removes the nodes itself when we wait */
-static int run_with_cookie(struct dm_task *dmt) {
-  uint32_t cookie = 0;
-  int ok;
-  if (!dm_task_set_cookie(dmt, &cookie, 0)) return 0;
-  ok = dm_task_run(dmt);
-  (void)dm_udev_wait(cookie);
-  return ok;
-}
-
-static int task_errno(struct dm_task *dmt) {
-  int e = dm_task_get_errno(dmt);
-  return e != 0 ? e : dmlog.err;
-}
+/* ----------------------------------------------------------------- queries */
 
 static void push_info(lua_State *L, const struct dm_info *info, const char *name,
                       const char *uuid) {
@@ -302,55 +378,35 @@ static void push_info(lua_State *L, const struct dm_info *info, const char *name
   }
 }
 
-/*
-** info(name) or info(nil, major, minor) -> info table ({exists=false} when
-** there is no such device), or nil, message, errno
-*/
-static int l_info(lua_State *L) {
-  const char *name = NULL;
-  int major = 0, minor = 0;
+/* runs an INFO task and pushes its table ({exists=false} when there is no
+** such device), or the failure */
+static int info_result(lua_State *L, Task *t, const char *name) {
   struct dm_info info;
-  TaskBox *box;
-  if (lua_isnoneornil(L, 1)) {
-    major = (int)luaL_checkinteger(L, 2);
-    minor = (int)luaL_checkinteger(L, 3);
-  } else {
-    name = check_name(L, 1);
-  }
-  box = newtask(L, DM_DEVICE_INFO);
-  if (box->dmt == NULL) return push_dmfail(L, "info", "task", ENOMEM);
-  if (name != NULL ? !dm_task_set_name(box->dmt, name)
-                   : !dm_task_set_major_minor(box->dmt, major, minor, 0)) {
-    endtask(box);
-    return push_dmfail(L, "info", name ? name : "device", EINVAL);
-  }
-  if (!dm_task_run(box->dmt) || !dm_task_get_info(box->dmt, &info)) {
-    int err = task_errno(box->dmt);
-    endtask(box);
-    return push_dmfail(L, "info", name ? name : "device", err);
-  }
-  push_info(L, &info, info.exists ? dm_task_get_name(box->dmt) : name,
-            info.exists ? dm_task_get_uuid(box->dmt) : NULL);
-  endtask(box);
+  if (!task_run(t, TASK_PLAIN) || !dm_task_get_info(t->dmt, &info)) return task_fail(L, t, 0);
+  push_info(L, &info, info.exists ? dm_task_get_name(t->dmt) : name,
+            info.exists ? dm_task_get_uuid(t->dmt) : NULL);
+  task_end(t);
   return 1;
 }
 
-/* the uuid of name by an INFO ioctl into out ("" when it has none);
-** false when the ioctl fails or the device is gone */
-static int info_uuid(const char *name, char out[DM_UUID_LEN]) {
-  struct dm_task *dmt = dm_task_create(DM_DEVICE_INFO);
-  struct dm_info info;
-  const char *uuid;
-  int ok;
-  if (dmt == NULL) return 0;
-  ok = dm_task_set_name(dmt, name) && dm_task_run(dmt) && dm_task_get_info(dmt, &info) &&
-       info.exists;
-  if (ok) {
-    uuid = dm_task_get_uuid(dmt);
-    snprintf(out, DM_UUID_LEN, "%s", uuid != NULL ? uuid : "");
-  }
-  dm_task_destroy(dmt);
-  return ok;
+/* info(name) -> info table, or nil, message, errno */
+static int l_info(lua_State *L) {
+  const char *name = check_name(L, 1);
+  Task *t = task_new(L, DM_DEVICE_INFO, name, "info", NULL);
+  if (t->dmt == NULL) return task_fail(L, t, 0);
+  return info_result(L, t, name);
+}
+
+/* info_devno(major, minor) -> info table, or nil, message, errno */
+static int l_info_devno(lua_State *L) {
+  lua_Integer major = luaL_checkinteger(L, 1), minor = luaL_checkinteger(L, 2);
+  Task *t;
+  luaL_argcheck(L, major >= 0 && major <= INT32_MAX, 1, "major out of range");
+  luaL_argcheck(L, minor >= 0 && minor <= INT32_MAX, 2, "minor out of range");
+  t = task_new(L, DM_DEVICE_INFO, NULL, "info", "device");
+  if (t->dmt == NULL) return task_fail(L, t, 0);
+  if (!dm_task_set_major_minor(t->dmt, (int)major, (int)minor, 0)) return task_fail(L, t, EINVAL);
+  return info_result(L, t, NULL);
 }
 
 /* the optional fields after a dm_names record's name: event number and
@@ -371,39 +427,38 @@ static int names_extra(const struct dm_names *names, uint32_t *event_nr, const c
   return 1;
 }
 
-/* Device userdata, declared with the device objects below */
-static void push_device(lua_State *L);
+enum { LIST_UUIDS = 1, LIST_DEVICES = 2 };
 
 /*
-** list(with_uuids, as_devices) -> list of {name=, major=, minor=,
-** event_nr=?, uuid=?}, or with as_devices, of DmDevices (fields dm_name,
-** major, minor, uuid; no uuid field when the device has none).
+** list{uuids=, devices=} -> list of {name=, major=, minor=, event_nr=?,
+** uuid=?}, or with devices, of DmDevices (fields dm_name, major, minor,
+** uuid; no uuid field when the device has none).
 ** The kernel reports event numbers and uuids in the list itself (dm 4.37
 ** and 4.46) when asked, which saves an ioctl per device; libdevmapper does
-** not ask, so with with_uuids each uuid the list lacks is read here by an
-** INFO ioctl (in C: get_all reads every device's uuid this way).
+** not ask, so with uuids each uuid the list lacks is read here by an INFO
+** ioctl (in C: get_all reads every device's uuid this way).
 */
 static int l_list(lua_State *L) {
-  int with_uuids = lua_toboolean(L, 1), as_devices = lua_toboolean(L, 2);
-  TaskBox *box = newtask(L, DM_DEVICE_LIST);
+  static const char *const known[] = {"uuids", "devices", NULL};
+  unsigned opts = check_opts(L, 1, "list", known, 0);
+  int with_uuids = (opts & LIST_UUIDS) != 0, as_devices = (opts & LIST_DEVICES) != 0;
+  Task *t = task_new(L, DM_DEVICE_LIST, NULL, "list", "devices");
   struct dm_names *names;
   int i = 0;
-  if (box->dmt == NULL) return push_dmfail(L, "list", "devices", ENOMEM);
-  if (!dm_task_run(box->dmt)) {
-    int err = task_errno(box->dmt);
-    endtask(box);
-    return push_dmfail(L, "list", "devices", err);
-  }
+  if (!task_run(t, TASK_PLAIN)) return task_fail(L, t, 0);
   lua_newtable(L);
-  names = dm_task_get_names(box->dmt);
+  names = dm_task_get_names(t->dmt);
   if (names != NULL && names->dev != 0) {
     for (;;) {
       uint32_t event_nr = 0;
       const char *uuid;
       char read_uuid[DM_UUID_LEN];
-      int has_extra = names_extra(names, &event_nr, &uuid);
+      struct dm_info info;
+      int err, has_extra = names_extra(names, &event_nr, &uuid);
       /* a device removed since the list was read gets no uuid */
-      if (uuid == NULL && with_uuids && info_uuid(names->name, read_uuid)) uuid = read_uuid;
+      if (uuid == NULL && with_uuids && info_of(names->name, &info, read_uuid, &err) &&
+          info.exists)
+        uuid = read_uuid;
       lua_createtable(L, 0, 5);
       lua_pushstring(L, names->name);
       lua_setfield(L, -2, as_devices ? "dm_name" : "name");
@@ -419,13 +474,13 @@ static int l_list(lua_State *L) {
         lua_pushstring(L, uuid);
         lua_setfield(L, -2, "uuid");
       }
-      if (as_devices) push_device(L);
+      if (as_devices) sts_push_device(L);
       lua_rawseti(L, -2, ++i);
       if (names->next == 0) break;
       names = (struct dm_names *)((char *)names + names->next);
     }
   }
-  endtask(box);
+  task_end(t);
   return 1;
 }
 
@@ -435,30 +490,24 @@ static int l_versions(lua_State *L) {
   char lib[64], drv[64];
   if (!dm_get_library_version(lib, sizeof lib)) strcpy(lib, "unknown");
   lua_pushstring(L, lib);
-  log_reset();
+  sts_dmlog_reset();
   if (dm_driver_version(drv, sizeof drv)) {
     lua_pushstring(L, drv);
     return 2;
   }
   luaL_pushfail(L);
-  lua_pushstring(L, dmlog.len > 0 ? dmlog.text : "no device-mapper driver");
+  lua_pushstring(L, sts_dmlog_text() != NULL ? sts_dmlog_text() : "no device-mapper driver");
   return 3;
 }
 
 /* target_versions() -> list of {name=, version="x.y.z"} */
 static int l_target_versions(lua_State *L) {
-  TaskBox *box = newtask(L, DM_DEVICE_LIST_VERSIONS);
+  Task *t = task_new(L, DM_DEVICE_LIST_VERSIONS, NULL, "list", "target versions");
   struct dm_versions *v;
   int i = 0;
-  if (box->dmt == NULL) return push_dmfail(L, "list", "target versions", ENOMEM);
-  if (!dm_task_run(box->dmt)) {
-    int err = task_errno(box->dmt);
-    endtask(box);
-    return push_dmfail(L, "list", "target versions", err);
-  }
+  if (!task_run(t, TASK_PLAIN)) return task_fail(L, t, 0);
   lua_newtable(L);
-  v = dm_task_get_versions(box->dmt);
-  for (; v != NULL;) {
+  for (v = dm_task_get_versions(t->dmt); v != NULL;) {
     lua_createtable(L, 0, 2);
     lua_pushstring(L, v->name);
     lua_setfield(L, -2, "name");
@@ -469,102 +518,231 @@ static int l_target_versions(lua_State *L) {
     if (v->next == 0) break;
     v = (struct dm_versions *)((char *)v + v->next);
   }
-  endtask(box);
+  task_end(t);
   return 1;
 }
 
-/* runs a task of `type` on `name` with no results beyond success */
-static int simple_op(lua_State *L, int type, const char *op, const char *name,
-                     int cookie, int noflush, int nolockfs) {
-  TaskBox *box = newtask(L, type);
-  int ok, err;
-  if (box->dmt == NULL) return push_dmfail(L, op, name, ENOMEM);
-  ok = dm_task_set_name(box->dmt, name);
-  if (ok && noflush) ok = dm_task_no_flush(box->dmt);
-  if (ok && nolockfs) ok = dm_task_skip_lockfs(box->dmt);
-  if (ok) ok = cookie ? run_with_cookie(box->dmt) : dm_task_run(box->dmt);
-  err = ok ? 0 : task_errno(box->dmt);
-  endtask(box);
-  if (!ok) return push_dmfail(L, op, name, err);
-  lua_pushboolean(L, 1);
+/* the rows of a run TABLE or STATUS task as text, one "start size type
+** args" line per target (the shape of dmsetup's output), pushed */
+static void push_rows_text(lua_State *L, struct dm_task *dmt) {
+  luaL_Buffer b;
+  TargetIter it = {0};
+  int first = 1;
+  luaL_buffinit(L, &b);
+  while (next_target(dmt, &it)) {
+    /* two 20-digit numbers and their spaces always fit */
+    char head[48];
+    int n = snprintf(head, sizeof head, "%s%" PRIu64 " %" PRIu64 " ", first ? "" : "\n",
+                     it.start, it.length);
+    first = 0;
+    luaL_addlstring(&b, head, (size_t)n);
+    luaL_addstring(&b, it.type);
+    if (*it.params != '\0') {
+      luaL_addchar(&b, ' ');
+      luaL_addstring(&b, it.params);
+    }
+  }
+  luaL_pushresult(&b);
+}
+
+/* the rows of a run TABLE or STATUS task as a list of {start, size, type, args} */
+static void push_rows(lua_State *L, struct dm_task *dmt) {
+  TargetIter it = {0};
+  int i = 0;
+  lua_newtable(L);
+  while (next_target(dmt, &it)) {
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, (lua_Integer)it.start);
+    lua_setfield(L, -2, "start");
+    lua_pushinteger(L, (lua_Integer)it.length);
+    lua_setfield(L, -2, "size");
+    lua_pushstring(L, it.type);
+    lua_setfield(L, -2, "type");
+    lua_pushstring(L, it.params);
+    lua_setfield(L, -2, "args");
+    lua_rawseti(L, -2, ++i);
+  }
+}
+
+enum { ROWS_TEXT = 1, ROWS_NOFLUSH = 2, ROWS_INACTIVE = 4 };
+
+/* the rows of a TABLE or STATUS task on name, as a list or as text */
+static int push_targets(lua_State *L, int type, const char *op, const char *name,
+                        unsigned flags) {
+  struct dm_info info;
+  Task *t = task_new(L, type, name, op, NULL);
+  int ok = t->dmt != NULL;
+  if (ok && (flags & ROWS_NOFLUSH)) ok = dm_task_no_flush(t->dmt);
+  if (ok && (flags & ROWS_INACTIVE)) ok = dm_task_query_inactive_table(t->dmt);
+  if (!ok || !task_run(t, TASK_PLAIN) || !dm_task_get_info(t->dmt, &info))
+    return task_fail(L, t, 0);
+  if (!info.exists) return task_fail(L, t, ENXIO);
+  if (flags & ROWS_TEXT)
+    push_rows_text(L, t->dmt);
+  else
+    push_rows(L, t->dmt);
+  task_end(t);
   return 1;
 }
 
-/* loads targets (a list of {start, size, type, args}) into name's inactive
-** slot; readonly: the table is loaded read-only */
-static int load_table(lua_State *L, const char *name, int targets, int readonly) {
-  TaskBox *box = newtask(L, DM_DEVICE_RELOAD);
-  int ok, err;
-  if (box->dmt == NULL) return push_dmfail(L, "load table of", name, ENOMEM);
-  ok = dm_task_set_name(box->dmt, name) && add_targets(L, targets, box->dmt);
-  if (ok && readonly) ok = dm_task_set_ro(box->dmt);
-  if (ok) ok = dm_task_run(box->dmt);
-  err = ok ? 0 : task_errno(box->dmt);
-  endtask(box);
-  if (!ok) return push_dmfail(L, "load table of", name, err);
-  lua_pushboolean(L, 1);
+/*
+** table(name, {inactive=, text=}) -> list of {start, size, type, args}: the
+** live (or inactive) table of name; with text, those rows as one string, a
+** line per target (the form d.table returns, made without a table per row).
+*/
+static int l_table(lua_State *L) {
+  static const char *const known[] = {"text", "inactive", NULL};
+  const char *name = check_name(L, 1);
+  unsigned opts = check_opts(L, 2, "table", known, 0);
+  unsigned flags = ((opts & 1) ? ROWS_TEXT : 0) | ((opts & 2) ? ROWS_INACTIVE : 0);
+  return push_targets(L, DM_DEVICE_TABLE, "table of", name, flags);
+}
+
+/* status(name, {noflush=, text=}) -> the status rows (args: the status) or text */
+static int l_status(lua_State *L) {
+  static const char *const known[] = {"text", "noflush", NULL};
+  const char *name = check_name(L, 1);
+  unsigned opts = check_opts(L, 2, "status", known, 0);
+  unsigned flags = ((opts & 1) ? ROWS_TEXT : 0) | ((opts & 2) ? ROWS_NOFLUSH : 0);
+  return push_targets(L, DM_DEVICE_STATUS, "status of", name, flags);
+}
+
+/* deps(name) -> list of {major=, minor=} */
+static int l_deps(lua_State *L) {
+  const char *name = check_name(L, 1);
+  Task *t = task_new(L, DM_DEVICE_DEPS, name, "deps of", NULL);
+  struct dm_deps *deps;
+  uint32_t i;
+  if (!task_run(t, TASK_PLAIN)) return task_fail(L, t, 0);
+  if ((deps = dm_task_get_deps(t->dmt)) == NULL) return task_fail(L, t, ENXIO);
+  lua_createtable(L, (int)deps->count, 0);
+  for (i = 0; i < deps->count; i++) {
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, major(deps->device[i]));
+    lua_setfield(L, -2, "major");
+    lua_pushinteger(L, minor(deps->device[i]));
+    lua_setfield(L, -2, "minor");
+    lua_rawseti(L, -2, (int)i + 1);
+  }
+  task_end(t);
   return 1;
+}
+
+/* -------------------------------------------------------------- operations */
+
+enum { CREATE_UUID = 1, CREATE_READONLY = 2, CREATE_SUSPENDED = 4 };
+
+/* loads rows into name's inactive slot (read-only with readonly) */
+static int load_rows(lua_State *L, const char *name, const Row *rows, size_t n, int readonly) {
+  Task *t = task_new(L, DM_DEVICE_RELOAD, name, "load table of", NULL);
+  int ok = t->dmt != NULL && add_targets(t->dmt, rows, n);
+  if (ok && readonly) ok = dm_task_set_ro(t->dmt);
+  if (!ok || !task_run(t, TASK_PLAIN)) return task_fail(L, t, 0);
+  return task_done(L, t);
+}
+
+/* a task on name with no results beyond success; flags: TASK_COOKIE */
+static int simple_op(lua_State *L, int type, const char *op, const char *name, int flags) {
+  Task *t = task_new(L, type, name, op, NULL);
+  if (!task_run(t, flags)) return task_fail(L, t, 0);
+  return task_done(L, t);
+}
+
+/*
+** The one retry policy for a busy device. A short-lived opener (blkid, a
+** udev rule) makes the kernel answer EBUSY, so the remove is tried again
+** after 25, 50, 100, 200, 200, ... ms, for at most REMOVE_BUDGET_MS in all
+** (REMOVE_LONG_BUDGET_MS with retry=true). libdevmapper's own retry
+** (dm_task_retry_remove) is never asked for: it would multiply with ours.
+** A signal (EINTR in the sleep) ends the retries at once.
+*/
+#define REMOVE_BUDGET_MS 1000
+#define REMOVE_LONG_BUDGET_MS 5000
+
+static long ms_since(const struct timespec *t0) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - t0->tv_sec) * 1000L + (now.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+/* removes name under the retry policy; pushes true or the failure */
+static int remove_device(lua_State *L, const char *name, int deferred, long budget_ms) {
+  struct timespec t0;
+  int attempt;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (attempt = 0;; attempt++) {
+    Task *t = task_new(L, DM_DEVICE_REMOVE, name, "remove", NULL);
+    int ok = t->dmt != NULL, err;
+    long left, step = 25L << (attempt < 3 ? attempt : 3);
+    struct timespec ts;
+    if (ok && deferred) ok = dm_task_deferred_remove(t->dmt);
+    if (ok && task_run(t, TASK_COOKIE)) return task_done(L, t);
+    err = task_errno(t);
+    left = budget_ms - ms_since(&t0);
+    if (err != EBUSY || deferred || left <= 0) return task_fail(L, t, err);
+    if (step > left) step = left;
+    ts.tv_sec = step / 1000;
+    ts.tv_nsec = (step % 1000) * 1000000L;
+    if (nanosleep(&ts, NULL) != 0 && errno == EINTR) return task_fail(L, t, EINTR);
+    task_end(t);
+    lua_pop(L, 1);
+  }
 }
 
 /* removes name, quietly: used to undo a half-made create */
 static void undo_create(lua_State *L, const char *name) {
-  TaskBox *box;
   int top = lua_gettop(L);
-  box = newtask(L, DM_DEVICE_REMOVE);
-  if (box->dmt != NULL && dm_task_set_name(box->dmt, name)) {
-    (void)dm_task_retry_remove(box->dmt);
-    (void)run_with_cookie(box->dmt);
-  }
-  endtask(box);
+  (void)remove_device(L, name, 0, REMOVE_BUDGET_MS);
   lua_settop(L, top);
 }
 
 /*
-** create(name, targets|nil, opts) -> true, or nil, message, errno
-** opts: uuid, readonly, suspended (load, do not resume).  No targets: the
-** device is made with no table.  Atomic: when the table is refused or the
+** create(name, targets|nil, {uuid=, readonly=, suspended=}) -> true, or
+** nil, message, errno. suspended: load, do not resume. No targets: the
+** device is made with no table. Atomic: when the table is refused or the
 ** resume fails, the device is removed again and the first error reported.
 */
 static int l_create(lua_State *L) {
   static const char *const known[] = {"uuid", "readonly", "suspended", NULL};
   const char *name = check_name(L, 1);
   const char *uuid = NULL;
-  int has_table = !lua_isnoneornil(L, 2);
-  int readonly, suspended, ok, err;
-  TaskBox *box;
-  if (has_table) check_targets(L, 2);
-  check_opts(L, 3, known);
-  readonly = optflag(L, 3, "readonly");
-  suspended = optflag(L, 3, "suspended");
+  const Row *rows = NULL;
+  size_t n = 0;
+  unsigned opts;
+  Task *t;
+  int ok;
   lua_settop(L, 3);
-  if (!lua_isnil(L, 3) && lua_getfield(L, 3, "uuid") != LUA_TNIL)
-    uuid = check_uuid(L, 4);
-  box = newtask(L, DM_DEVICE_CREATE);
-  if (box->dmt == NULL) return push_dmfail(L, "create", name, ENOMEM);
-  ok = dm_task_set_name(box->dmt, name);
-  if (ok && uuid != NULL) ok = dm_task_set_uuid(box->dmt, uuid);
-  if (ok && readonly) ok = dm_task_set_ro(box->dmt);
+  opts = check_opts(L, 3, "create", known, CREATE_UUID);
+  if (opts & CREATE_UUID) {
+    lua_pushliteral(L, "uuid");
+    lua_rawget(L, 3);
+    uuid = check_uuid(L, 4);  /* anchored at 4 */
+  }
+  if (!lua_isnil(L, 2)) rows = read_targets(L, 2, &n);
+  t = task_new(L, DM_DEVICE_CREATE, name, "create", NULL);
+  ok = t->dmt != NULL;
+  if (ok && uuid != NULL) ok = dm_task_set_uuid(t->dmt, uuid);
+  if (ok && (opts & CREATE_READONLY)) ok = dm_task_set_ro(t->dmt);
   /* the node appears now, so that a suspended device has one too. No udev
   ** cookie here: creating with no table sends no uevent that carries one,
   ** so a waiting udev sync would never complete; the resume that follows
   ** syncs with udev, and update_nodes makes the node where udev is absent */
-  if (ok) ok = dm_task_set_add_node(box->dmt, DM_ADD_NODE_ON_CREATE);
+  if (ok) ok = dm_task_set_add_node(t->dmt, DM_ADD_NODE_ON_CREATE);
   if (ok) {
-    ok = dm_task_run(box->dmt);
+    ok = task_run(t, TASK_PLAIN);
     dm_task_update_nodes();
   }
-  err = ok ? 0 : task_errno(box->dmt);
-  endtask(box);
+  if (!ok) return task_fail(L, t, 0);
+  task_end(t);
   lua_pop(L, 1);
-  if (!ok) return push_dmfail(L, "create", name, err);
-  if (has_table) {
-    if (load_table(L, name, 2, readonly) != 1) {
+  if (rows != NULL) {
+    if (load_rows(L, name, rows, n, (opts & CREATE_READONLY) != 0) != 1) {
       undo_create(L, name);
       return 3;
     }
     lua_pop(L, 1);
-    if (!suspended) {
-      if (simple_op(L, DM_DEVICE_RESUME, "resume", name, 1, 0, 0) != 1) {
+    if (!(opts & CREATE_SUSPENDED)) {
+      if (simple_op(L, DM_DEVICE_RESUME, "resume", name, TASK_COOKIE) != 1) {
         undo_create(L, name);
         return 3;
       }
@@ -575,141 +753,47 @@ static int l_create(lua_State *L) {
   return 1;
 }
 
-/* load(name, targets, readonly) -> true | fail: the inactive slot only */
+/* load(name, targets, {readonly=}) -> true | fail: the inactive slot only */
 static int l_load(lua_State *L) {
+  static const char *const known[] = {"readonly", NULL};
   const char *name = check_name(L, 1);
-  check_targets(L, 2);
-  return load_table(L, name, 2, lua_toboolean(L, 3));
+  unsigned opts = check_opts(L, 3, "load", known, 0);
+  size_t n;
+  const Row *rows = read_targets(L, 2, &n);
+  return load_rows(L, name, rows, n, (opts & 1) != 0);
 }
 
 static int l_clear(lua_State *L) {
-  return simple_op(L, DM_DEVICE_CLEAR, "clear inactive table of", check_name(L, 1), 0, 0, 0);
+  return simple_op(L, DM_DEVICE_CLEAR, "clear inactive table of", check_name(L, 1), TASK_PLAIN);
 }
 
-/* suspend(name, noflush, nolockfs) */
+/* suspend(name, {noflush=, nolockfs=}) */
 static int l_suspend(lua_State *L) {
+  static const char *const known[] = {"noflush", "nolockfs", NULL};
   const char *name = check_name(L, 1);
-  return simple_op(L, DM_DEVICE_SUSPEND, "suspend", name, 0, lua_toboolean(L, 2),
-                   lua_toboolean(L, 3));
+  unsigned opts = check_opts(L, 2, "suspend", known, 0);
+  Task *t = task_new(L, DM_DEVICE_SUSPEND, name, "suspend", NULL);
+  int ok = t->dmt != NULL;
+  if (ok && (opts & 1)) ok = dm_task_no_flush(t->dmt);
+  if (ok && (opts & 2)) ok = dm_task_skip_lockfs(t->dmt);
+  if (!ok || !task_run(t, TASK_PLAIN)) return task_fail(L, t, 0);
+  return task_done(L, t);
 }
 
 static int l_resume(lua_State *L) {
-  return simple_op(L, DM_DEVICE_RESUME, "resume", check_name(L, 1), 1, 0, 0);
+  return simple_op(L, DM_DEVICE_RESUME, "resume", check_name(L, 1), TASK_COOKIE);
 }
 
 /*
-** remove(name, retry, deferred) -> true | fail
-** A short-lived opener (blkid, a udev rule) makes the kernel answer EBUSY;
-** so a busy device is retried a few times over about a second before the
-** failure is reported; retry=true asks libdevmapper for its longer retry.
+** remove(name, {retry=, deferred=}) -> true | fail. A busy device is
+** retried for about a second, five with retry (see remove_device).
 */
 static int l_remove(lua_State *L) {
+  static const char *const known[] = {"retry", "deferred", NULL};
   const char *name = check_name(L, 1);
-  int retry = lua_toboolean(L, 2), deferred = lua_toboolean(L, 3);
-  int attempt, ok = 0, err = 0;
-  for (attempt = 0; attempt < 8; attempt++) {
-    TaskBox *box = newtask(L, DM_DEVICE_REMOVE);
-    if (box->dmt == NULL) return push_dmfail(L, "remove", name, ENOMEM);
-    ok = dm_task_set_name(box->dmt, name);
-    if (ok && retry) ok = dm_task_retry_remove(box->dmt);
-    if (ok && deferred) ok = dm_task_deferred_remove(box->dmt);
-    if (ok) ok = run_with_cookie(box->dmt);
-    err = ok ? 0 : task_errno(box->dmt);
-    endtask(box);
-    lua_pop(L, 1);
-    if (ok || err != EBUSY || deferred) break;
-    {
-      struct timespec ts = {0, 25000000L << (attempt < 3 ? attempt : 3)};
-      nanosleep(&ts, NULL);
-    }
-  }
-  if (!ok) return push_dmfail(L, "remove", name, err);
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-/* the rows of a run TABLE or STATUS task as text, one "start size type
-** args" line per target (the shape of dmsetup's output), pushed */
-static void push_rows_text(lua_State *L, struct dm_task *dmt) {
-  luaL_Buffer b;
-  void *next = NULL;
-  int first = 1;
-  luaL_buffinit(L, &b);
-  do {
-    uint64_t start, length;
-    char *type = NULL, *params = NULL;
-    next = dm_get_next_target(dmt, next, &start, &length, &type, &params);
-    if (type == NULL) break;
-    if (!first) luaL_addchar(&b, '\n');
-    first = 0;
-    {
-      /* two 20-digit numbers and their spaces always fit */
-      char head[48];
-      int n = snprintf(head, sizeof head, "%" PRIu64 " %" PRIu64 " ", start, length);
-      luaL_addlstring(&b, head, (size_t)n);
-    }
-    luaL_addstring(&b, type);
-    if (params != NULL && *params != '\0') {
-      luaL_addchar(&b, ' ');
-      luaL_addstring(&b, params);
-    }
-  } while (next != NULL);
-  luaL_pushresult(&b);
-}
-
-/*
-** targets(name, status, noflush, inactive, text) -> list of {start, size,
-** type, args}: the table (status false) or the status (status true) of
-** name; with text true, those rows as one string, a line per target (the
-** form d.table and d:status() return, made here without a table per row).
-*/
-static int l_targets(lua_State *L) {
-  const char *name = check_name(L, 1);
-  int status = lua_toboolean(L, 2), noflush = lua_toboolean(L, 3);
-  int inactive = lua_toboolean(L, 4), text = lua_toboolean(L, 5);
-  const char *op = status ? "status of" : "table of";
-  struct dm_info info;
-  TaskBox *box = newtask(L, status ? DM_DEVICE_STATUS : DM_DEVICE_TABLE);
-  void *next = NULL;
-  int ok, err, i = 0;
-  if (box->dmt == NULL) return push_dmfail(L, op, name, ENOMEM);
-  ok = dm_task_set_name(box->dmt, name);
-  if (ok && noflush) ok = dm_task_no_flush(box->dmt);
-  if (ok && inactive) ok = dm_task_query_inactive_table(box->dmt);
-  if (ok) ok = dm_task_run(box->dmt) && dm_task_get_info(box->dmt, &info);
-  if (ok && !info.exists) {
-    endtask(box);
-    return push_dmfail(L, op, name, ENXIO);
-  }
-  err = ok ? 0 : task_errno(box->dmt);
-  if (!ok) {
-    endtask(box);
-    return push_dmfail(L, op, name, err);
-  }
-  if (text) {
-    push_rows_text(L, box->dmt);
-    endtask(box);
-    return 1;
-  }
-  lua_newtable(L);
-  do {
-    uint64_t start, length;
-    char *type = NULL, *params = NULL;
-    next = dm_get_next_target(box->dmt, next, &start, &length, &type, &params);
-    if (type == NULL) break;
-    lua_createtable(L, 0, 4);
-    lua_pushinteger(L, (lua_Integer)start);
-    lua_setfield(L, -2, "start");
-    lua_pushinteger(L, (lua_Integer)length);
-    lua_setfield(L, -2, "size");
-    lua_pushstring(L, type);
-    lua_setfield(L, -2, "type");
-    lua_pushstring(L, params ? params : "");
-    lua_setfield(L, -2, "args");
-    lua_rawseti(L, -2, ++i);
-  } while (next != NULL);
-  endtask(box);
-  return 1;
+  unsigned opts = check_opts(L, 2, "remove", known, 0);
+  return remove_device(L, name, (opts & 2) != 0,
+                       (opts & 1) ? REMOVE_LONG_BUDGET_MS : REMOVE_BUDGET_MS);
 }
 
 /* message(name, sector, text) -> response text, or true when none */
@@ -719,101 +803,41 @@ static int l_message(lua_State *L) {
   size_t len;
   const char *text = luaL_checklstring(L, 3, &len);
   const char *resp;
-  TaskBox *box;
-  int ok, err;
+  Task *t;
+  int ok;
   luaL_argcheck(L, sector >= 0, 2, "sector must be >= 0");
   luaL_argcheck(L, len > 0 && strlen(text) == len, 3, "message must be non-empty text");
-  box = newtask(L, DM_DEVICE_TARGET_MSG);
-  if (box->dmt == NULL) return push_dmfail(L, "message to", name, ENOMEM);
-  ok = dm_task_set_name(box->dmt, name) && dm_task_set_sector(box->dmt, (uint64_t)sector) &&
-       dm_task_set_message(box->dmt, text);
-  if (ok) ok = dm_task_run(box->dmt);
-  err = ok ? 0 : task_errno(box->dmt);
-  if (!ok) {
-    endtask(box);
-    return push_dmfail(L, "message to", name, err);
-  }
-  resp = dm_task_get_message_response(box->dmt);
+  t = task_new(L, DM_DEVICE_TARGET_MSG, name, "message to", NULL);
+  ok = t->dmt != NULL && dm_task_set_sector(t->dmt, (uint64_t)sector) &&
+       dm_task_set_message(t->dmt, text);
+  if (!ok || !task_run(t, TASK_PLAIN)) return task_fail(L, t, 0);
+  resp = dm_task_get_message_response(t->dmt);
   if (resp != NULL && resp[0] != '\0')
     lua_pushstring(L, resp);
   else
     lua_pushboolean(L, 1);
-  endtask(box);
+  task_end(t);
   return 1;
 }
 
-/* deps(name) -> list of {major=, minor=} */
-static int l_deps(lua_State *L) {
-  const char *name = check_name(L, 1);
-  TaskBox *box = newtask(L, DM_DEVICE_DEPS);
-  struct dm_deps *deps;
-  uint32_t i;
-  int ok, err;
-  if (box->dmt == NULL) return push_dmfail(L, "deps of", name, ENOMEM);
-  ok = dm_task_set_name(box->dmt, name) && dm_task_run(box->dmt);
-  err = ok ? 0 : task_errno(box->dmt);
-  if (!ok || (deps = dm_task_get_deps(box->dmt)) == NULL) {
-    endtask(box);
-    return push_dmfail(L, "deps of", name, ok ? ENXIO : err);
-  }
-  lua_createtable(L, (int)deps->count, 0);
-  for (i = 0; i < deps->count; i++) {
-    lua_createtable(L, 0, 2);
-    lua_pushinteger(L, major(deps->device[i]));
-    lua_setfield(L, -2, "major");
-    lua_pushinteger(L, minor(deps->device[i]));
-    lua_setfield(L, -2, "minor");
-    lua_rawseti(L, -2, (int)i + 1);
-  }
-  endtask(box);
-  return 1;
-}
-
-/* rename(name, newname, is_uuid): a new name, or with is_uuid a new uuid */
+/* rename(name, newname) */
 static int l_rename(lua_State *L) {
   const char *name = check_name(L, 1);
-  int is_uuid = lua_toboolean(L, 3);
-  const char *to = is_uuid ? check_uuid(L, 2) : check_name(L, 2);
-  const char *op = is_uuid ? "set uuid of" : "rename";
-  TaskBox *box = newtask(L, DM_DEVICE_RENAME);
-  int ok, err;
-  if (box->dmt == NULL) return push_dmfail(L, op, name, ENOMEM);
-  ok = dm_task_set_name(box->dmt, name) &&
-       (is_uuid ? dm_task_set_newuuid(box->dmt, to) : dm_task_set_newname(box->dmt, to));
-  if (ok) ok = run_with_cookie(box->dmt);
-  err = ok ? 0 : task_errno(box->dmt);
-  endtask(box);
-  if (!ok) return push_dmfail(L, op, name, err);
-  lua_pushboolean(L, 1);
-  return 1;
+  const char *to = check_name(L, 2);
+  Task *t = task_new(L, DM_DEVICE_RENAME, name, "rename", NULL);
+  if (t->dmt == NULL || !dm_task_set_newname(t->dmt, to) || !task_run(t, TASK_COOKIE))
+    return task_fail(L, t, 0);
+  return task_done(L, t);
 }
 
-/* the current event number of name, or -1 with the errno in *err */
-static long event_nr_of(const char *name, int *err) {
-  struct dm_task *dmt = dm_task_create(DM_DEVICE_INFO);
-  struct dm_info info;
-  long nr = -1;
-  if (dmt == NULL) {
-    *err = ENOMEM;
-    return -1;
-  }
-  if (dm_task_set_name(dmt, name) && dm_task_run(dmt) && dm_task_get_info(dmt, &info)) {
-    if (info.exists)
-      nr = (long)info.event_nr;
-    else
-      *err = ENXIO;
-  } else {
-    *err = task_errno(dmt);
-    if (*err == 0) *err = EIO;
-  }
-  dm_task_destroy(dmt);
-  return nr;
-}
-
-static long ms_since(const struct timespec *t0) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (now.tv_sec - t0->tv_sec) * 1000L + (now.tv_nsec - t0->tv_nsec) / 1000000L;
+/* set_uuid(name, uuid): the kernel allows it once */
+static int l_set_uuid(lua_State *L) {
+  const char *name = check_name(L, 1);
+  const char *to = check_uuid(L, 2);
+  Task *t = task_new(L, DM_DEVICE_RENAME, name, "set uuid of", NULL);
+  if (t->dmt == NULL || !dm_task_set_newuuid(t->dmt, to) || !task_run(t, TASK_COOKIE))
+    return task_fail(L, t, 0);
+  return task_done(L, t);
 }
 
 /*
@@ -823,6 +847,7 @@ static long ms_since(const struct timespec *t0) {
 ** control-device descriptor armed with DM_DEV_ARM_POLL becomes readable
 ** when any dm device raises an event after the arming; each wake-up
 ** re-reads the device's own event number.  timeout_ms < 0: no limit.
+** A signal ends the wait: nil, message, EINTR.
 */
 static int l_wait_event(lua_State *L) {
   const char *name = check_name(L, 1);
@@ -830,35 +855,33 @@ static int l_wait_event(lua_State *L) {
   lua_Integer timeout = luaL_optinteger(L, 3, -1);
   struct timespec t0;
   int fd, err = 0;
-  char path[sizeof "/dev/mapper/control" + 64];
-  snprintf(path, sizeof path, "%s/%s", dm_dir(), DM_CONTROL_NODE);
-  fd = open(path, O_RDWR | O_CLOEXEC);
-  if (fd < 0) {
-    err = errno;
-    log_reset();
-    return push_dmfail(L, "wait for an event of", name, err);
-  }
+  char path[PATH_MAX];
+  sts_dmlog_reset();
+  fd = open(control_path(path, sizeof path), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return sts_dmfail(L, "wait for an event of", name, errno);
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for (;;) {
     struct dm_ioctl dmi;
+    struct dm_info info;
     struct pollfd pfd;
-    long nr, left;
+    long left;
     int r;
     memset(&dmi, 0, sizeof dmi);
     dmi.version[0] = DM_VERSION_MAJOR;
-    dmi.version[1] = 0;
-    dmi.version[2] = 0;
     dmi.data_size = sizeof dmi;
     if (ioctl(fd, DM_DEV_ARM_POLL, &dmi) < 0) {
       err = errno;
       break;
     }
-    log_reset();
-    nr = event_nr_of(name, &err);
-    if (nr < 0) break;
-    if (nr != (long)want) {
+    sts_dmlog_reset();
+    if (!info_of(name, &info, NULL, &err)) break;
+    if (!info.exists) {
+      err = ENXIO;
+      break;
+    }
+    if ((lua_Integer)info.event_nr != want) {
       close(fd);
-      lua_pushinteger(L, nr);
+      lua_pushinteger(L, (lua_Integer)info.event_nr);
       return 1;
     }
     left = timeout < 0 ? -1 : (long)timeout - ms_since(&t0);
@@ -872,13 +895,15 @@ static int l_wait_event(lua_State *L) {
     pfd.events = POLLIN;
     pfd.revents = 0;
     r = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-    if (r < 0 && errno != EINTR) {
+    if (r < 0) {
+      /* EINTR too: back to Lua, where the interrupt hook (Ctrl-C) fires */
       err = errno;
+      sts_dmlog_reset();
       break;
     }
   }
   close(fd);
-  return push_dmfail(L, "wait for an event of", name, err);
+  return sts_dmfail(L, "wait for an event of", name, err);
 }
 
 /*
@@ -901,99 +926,19 @@ static int l_available(lua_State *L) {
       return 2;
     }
   }
-  log_reset();
+  sts_dmlog_reset();
   if (!dm_driver_version(drv, sizeof drv)) {
-    int err = dmlog.err;
+    int err = sts_dmlog_errno();
     lua_pushboolean(L, 0);
     if (geteuid() != 0)
       lua_pushliteral(L, "device-mapper needs root (permission denied on the control device)");
-    else if (dmlog.len > 0)
-      lua_pushfstring(L, "device-mapper is not usable: %s", dmlog.text);
+    else if (sts_dmlog_text() != NULL)
+      lua_pushfstring(L, "device-mapper is not usable: %s", sts_dmlog_text());
     else
       lua_pushfstring(L, "device-mapper is not usable: %s", strerror(err ? err : ENODEV));
     return 2;
   }
   lua_pushboolean(L, 1);
-  return 1;
-}
-
-/* ------------------------------------------------------- device objects */
-
-/*
-** DmDevice userdata: what the object keeps (its name, uuid, ...) lives in
-** its uservalue table; the Lua half (sts.dm) provides its methods through
-** the metatable it gets from device_metatable().
-*/
-typedef struct {
-  int removed;
-} Device;
-
-/* replaces the fields table on top of the stack with a DmDevice that keeps it */
-static void push_device(lua_State *L) {
-  Device *d = (Device *)lua_newuserdatauv(L, sizeof(Device), 1);
-  d->removed = 0;
-  lua_rotate(L, -2, 1);
-  lua_setiuservalue(L, -2, 1);
-  luaL_setmetatable(L, DEVICE_MT);
-}
-
-/* newdevice(fields) -> a DmDevice whose uservalue is `fields` */
-static int l_newdevice(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  lua_settop(L, 1);
-  push_device(L);
-  return 1;
-}
-
-/* fields(d) -> the uservalue table of a DmDevice */
-static int l_fields(lua_State *L) {
-  luaL_checkudata(L, 1, DEVICE_MT);
-  lua_getiuservalue(L, 1, 1);
-  return 1;
-}
-
-/*
-** __index of DmDevice, in C because scripts read fields in their hot loops:
-** a method (upvalue 1), else a plain field stored in the uservalue (keys
-** in the set at upvalue 2), else getter(fields) from upvalue 3, else nil.
-*/
-static int device_index(lua_State *L) {
-  int plain;
-  lua_settop(L, 2);
-  lua_pushvalue(L, 2);
-  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
-  lua_pop(L, 1);
-  lua_pushvalue(L, 2);
-  plain = lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL;
-  lua_pop(L, 1);
-  lua_getiuservalue(L, 1, 1);
-  lua_pushvalue(L, 2);
-  if (plain) {
-    lua_rawget(L, 3);
-    return 1;
-  }
-  if (lua_rawget(L, lua_upvalueindex(3)) == LUA_TNIL) return 1;
-  lua_pushvalue(L, 3);
-  lua_call(L, 1, 1);
-  return 1;
-}
-
-/* set_device_index(methods, plain_fields, getters): installs __index */
-static int l_set_device_index(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  luaL_checktype(L, 2, LUA_TTABLE);
-  luaL_checktype(L, 3, LUA_TTABLE);
-  luaL_getmetatable(L, DEVICE_MT);
-  lua_pushvalue(L, 1);
-  lua_pushvalue(L, 2);
-  lua_pushvalue(L, 3);
-  lua_pushcclosure(L, device_index, 3);
-  lua_setfield(L, -2, "__index");
-  return 0;
-}
-
-static int l_device_metatable(lua_State *L) {
-  luaL_getmetatable(L, DEVICE_MT);
   return 1;
 }
 
@@ -1003,59 +948,55 @@ static const luaL_Reg funcs[] = {
   {"target_versions", l_target_versions},
   {"list", l_list},
   {"info", l_info},
+  {"info_devno", l_info_devno},
   {"create", l_create},
   {"load", l_load},
   {"clear", l_clear},
   {"suspend", l_suspend},
   {"resume", l_resume},
   {"remove", l_remove},
-  {"targets", l_targets},
+  {"table", l_table},
+  {"status", l_status},
   {"message", l_message},
   {"deps", l_deps},
   {"rename", l_rename},
+  {"set_uuid", l_set_uuid},
   {"wait_event", l_wait_event},
-  {"newdevice", l_newdevice},
-  {"fields", l_fields},
-  {"device_metatable", l_device_metatable},
-  {"set_device_index", l_set_device_index},
   {NULL, NULL}
 };
 
+/* the errno values the Lua half tells apart, by name */
+static const struct {
+  const char *name;
+  int value;
+} errnos[] = {
+  {"ENXIO", ENXIO}, {"ENODEV", ENODEV}, {"ENOENT", ENOENT}, {"EBUSY", EBUSY},
+  {"EEXIST", EEXIST}, {"EINVAL", EINVAL}, {"EPERM", EPERM}, {"EACCES", EACCES},
+  {"EINTR", EINTR}, {"ENOMEM", ENOMEM},
+};
+
 int sts_open_dm(lua_State *L) {
-  if (luaL_newmetatable(L, TASKBOX)) {
-    lua_pushcfunction(L, taskbox_gc);
+  size_t i;
+  if (luaL_newmetatable(L, TASK_MT)) {
+    lua_pushcfunction(L, task_gc);
     lua_setfield(L, -2, "__gc");
   }
   lua_pop(L, 1);
-  luaL_newmetatable(L, DEVICE_MT);
-  lua_pop(L, 1);
   /* our log callback keeps libdevmapper quiet on stderr; udev sync is used
   ** when a udev daemon runs, and libdevmapper makes the nodes otherwise */
-  dm_log_with_errno_init(log_fn);
+  sts_dmlog_install();
   dm_udev_set_sync_support(1);
   luaL_setfuncs(L, funcs, 0);
-  /* the errno values the Lua half tells apart */
-  lua_createtable(L, 0, 8);
-  lua_pushinteger(L, ENXIO);
-  lua_setfield(L, -2, "ENXIO");
-  lua_pushinteger(L, ENODEV);
-  lua_setfield(L, -2, "ENODEV");
-  lua_pushinteger(L, ENOENT);
-  lua_setfield(L, -2, "ENOENT");
-  lua_pushinteger(L, EBUSY);
-  lua_setfield(L, -2, "EBUSY");
-  lua_pushinteger(L, EEXIST);
-  lua_setfield(L, -2, "EEXIST");
-  lua_pushinteger(L, EINVAL);
-  lua_setfield(L, -2, "EINVAL");
-  lua_pushinteger(L, EPERM);
-  lua_setfield(L, -2, "EPERM");
-  lua_pushinteger(L, EACCES);
-  lua_setfield(L, -2, "EACCES");
-  lua_setfield(L, 1, "errno");
+  sts_open_device(L);
+  lua_createtable(L, 0, (int)(sizeof errnos / sizeof errnos[0]));
+  for (i = 0; i < sizeof errnos / sizeof errnos[0]; i++) {
+    lua_pushinteger(L, errnos[i].value);
+    lua_setfield(L, -2, errnos[i].name);
+  }
+  lua_setfield(L, -2, "errno");
   lua_pushinteger(L, NAME_MAX_BYTES);
-  lua_setfield(L, 1, "NAME_MAX");
+  lua_setfield(L, -2, "NAME_MAX");
   lua_pushinteger(L, UUID_MAX_BYTES);
-  lua_setfield(L, 1, "UUID_MAX");
+  lua_setfield(L, -2, "UUID_MAX");
   return 0;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,14 +44,27 @@ static int configure(int dev_fd, int file_fd, int read_only, const char *file) {
 }
 
 /*
-** attach(file, read_only) -> number, "/dev/loopN", or nil, message, errno
+** attach(file, {read_only=}) -> number, "/dev/loopN", or nil, message, errno
 ** Another process may take the free device between GET_FREE and the
 ** configure (EBUSY): then ask for the next free one.
 */
 static int l_attach(lua_State *L) {
+  static const char *const known[] = {"read_only", NULL};
   const char *file = luaL_checkstring(L, 1);
-  int read_only = lua_toboolean(L, 2);
+  int read_only = 0;
   int ctl, file_fd, attempt, err = 0;
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, 2) != 0) {
+      (void)sts_optindex(L, "attach", known);
+      if (lua_type(L, -1) != LUA_TBOOLEAN)
+        luaL_error(L, "bad option 'read_only' to 'attach' (boolean expected, got %s)",
+                   luaL_typename(L, -1));
+      read_only = lua_toboolean(L, -1);
+      lua_pop(L, 1);
+    }
+  }
   ctl = open(LOOP_CONTROL, O_RDWR | O_CLOEXEC);
   if (ctl < 0) return sts_pushfail(L, errno, "%s: %s", LOOP_CONTROL, strerror(errno));
   file_fd = open(file, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
@@ -95,25 +109,59 @@ static int l_attach(lua_State *L) {
   return sts_pushfail(L, err, "attach %s to a loop device: %s", file, strerror(err));
 }
 
-/* detach(path) -> true | fail */
+/* whether the loop device `rdev` still has a backing file (sysfs) */
+static int still_bound(dev_t rdev) {
+  char path[96];
+  snprintf(path, sizeof path, "/sys/dev/block/%u:%u/loop/backing_file", major(rdev),
+           minor(rdev));
+  return access(path, F_OK) == 0;
+}
+
+/*
+** detach(path) -> true | fail
+** The kernel answers LOOP_CLR_FD on a device someone else holds open with
+** success, having only set autoclear: the loop goes when its last opener
+** closes it. So the detach is confirmed in sysfs (the backing file gone),
+** waiting up to DETACH_WAIT_MS for a short-lived opener (blkid, udev);
+** a loop still bound after that is reported (EBUSY), autoclear set.
+*/
+#define DETACH_WAIT_MS 1000
+#define DETACH_STEP_MS 20
+
 static int l_detach(lua_State *L) {
   const char *dev = luaL_checkstring(L, 1);
-  int fd = open(dev, O_RDONLY | O_CLOEXEC), attempt, err = 0;
+  struct stat st;
+  int fd = open(dev, O_RDONLY | O_CLOEXEC), waited, err = 0;
   if (fd < 0) return sts_pushfail(L, errno, "%s: %s", dev, strerror(errno));
-  /* a short-lived opener makes LOOP_CLR_FD fail with EBUSY: retry briefly */
-  for (attempt = 0; attempt < 20; attempt++) {
-    struct timespec ts = {0, 20000000L};
-    if (ioctl(fd, LOOP_CLR_FD, 0) == 0) {
-      close(fd);
-      lua_pushboolean(L, 1);
-      return 1;
-    }
-    err = errno;
-    if (err != EBUSY) break;
-    nanosleep(&ts, NULL);
+  if (fstat(fd, &st) != 0 || !S_ISBLK(st.st_mode)) {
+    close(fd);
+    return sts_pushfail(L, ENOTBLK, "detach %s: not a block device", dev);
   }
-  close(fd);
-  return sts_pushfail(L, err, "detach %s: %s", dev, strerror(err));
+  for (waited = 0;; waited += DETACH_STEP_MS) {
+    struct timespec ts = {0, DETACH_STEP_MS * 1000000L};
+    if (ioctl(fd, LOOP_CLR_FD, 0) == 0) break;
+    err = errno;
+    /* older kernels: EBUSY while another opener holds it */
+    if (err != EBUSY || waited >= DETACH_WAIT_MS) {
+      close(fd);
+      return sts_pushfail(L, err, "detach %s: %s", dev, strerror(err));
+    }
+    if (nanosleep(&ts, NULL) != 0 && errno == EINTR) {
+      close(fd);
+      return sts_pushfail(L, EINTR, "detach %s: interrupted", dev);
+    }
+  }
+  close(fd);  /* ours was an opener too */
+  for (waited = 0; still_bound(st.st_rdev); waited += DETACH_STEP_MS) {
+    struct timespec ts = {0, DETACH_STEP_MS * 1000000L};
+    if (waited >= DETACH_WAIT_MS)
+      return sts_pushfail(L, EBUSY, "detach %s: still open elsewhere; the kernel set "
+                          "autoclear, so it detaches when its last opener closes it", dev);
+    if (nanosleep(&ts, NULL) != 0 && errno == EINTR)
+      return sts_pushfail(L, EINTR, "detach %s: interrupted", dev);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 /* backing(path) -> the backing file name the kernel reports, or nil */
@@ -193,33 +241,12 @@ static int l_sparse_file(lua_State *L) {
   return 1;
 }
 
-/* sleep_ms(ms): for brief waits in the Lua half */
-static int l_sleep_ms(lua_State *L) {
-  lua_Integer ms = luaL_checkinteger(L, 1);
-  struct timespec ts;
-  luaL_argcheck(L, ms >= 0, 1, "must be >= 0");
-  ts.tv_sec = (time_t)(ms / 1000);
-  ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-  while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
-  return 0;
-}
-
-/* monotonic_ms() -> milliseconds of CLOCK_MONOTONIC, for deadlines */
-static int l_monotonic_ms(lua_State *L) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  lua_pushinteger(L, (lua_Integer)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-  return 1;
-}
-
 static const luaL_Reg funcs[] = {
   {"attach", l_attach},
   {"detach", l_detach},
   {"backing", l_backing},
   {"size", l_size},
   {"sparse_file", l_sparse_file},
-  {"sleep_ms", l_sleep_ms},
-  {"monotonic_ms", l_monotonic_ms},
   {NULL, NULL}
 };
 

@@ -13,10 +13,27 @@
 #define STS_VERSION "0.1.0"
 
 /* openers: each takes the module table at the top of the stack */
-int sts_open_dm(lua_State *L);    /* dm.c: libdevmapper binding */
+int sts_open_dm(lua_State *L);    /* dm.c: libdevmapper operations (adds device.c's) */
+int sts_open_device(lua_State *L);  /* device.c: the DmDevice object */
 int sts_open_proc(lua_State *L);  /* proc.c: process runner */
 int sts_open_loop(lua_State *L);  /* loop.c: loop device ioctls */
+int sts_open_time(lua_State *L);  /* time.c: monotonic clock, sleep */
+int sts_open_kmsg(lua_State *L);  /* kmsg.c: the kernel's log records */
+int sts_open_io(lua_State *L);    /* io.c: data patterns, raw block I/O */
 int sts_open_thindump(lua_State *L);  /* thindump.c: streaming thin_dump reader */
+
+/* device.c: replaces the fields table on top of the stack with a DmDevice
+** that keeps it as its uservalue */
+void sts_push_device(lua_State *L);
+
+/* dmlog.c: libdevmapper's log, captured per operation */
+void sts_dmlog_install(void);      /* routes libdevmapper's log here */
+void sts_dmlog_reset(void);        /* call before an operation */
+int sts_dmlog_errno(void);         /* first errno logged since the reset, or 0 */
+const char *sts_dmlog_text(void);  /* what was logged since the reset, or NULL */
+/* pushes nil, "OP WHAT failed: <log or strerror(err)>", err (err 0: the
+** logged errno) and returns 3 */
+int sts_dmfail(lua_State *L, const char *op, const char *what, int err);
 
 /*
 ** Raises an sts error object (see lua/sts/errors.lua) of `kind` with a
@@ -37,6 +54,13 @@ int sts_pushfail(lua_State *L, int err, const char *fmt, ...)
   __attribute__((format(printf, 3, 4)))
 #endif
   ;
+
+/*
+** Inside a lua_next loop over an options table: the index in `names`
+** (NULL-terminated) of the key at -2, or raises "bad option to 'FN'
+** (unknown field 'x')". The one check of option names in the C core.
+*/
+int sts_optindex(lua_State *L, const char *fn, const char *const names[]);
 
 /* luaopen of the C core; linked into stslua and built as sts/core.so */
 int luaopen_sts_core(lua_State *L);

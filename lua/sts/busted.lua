@@ -16,9 +16,11 @@
 -- The checking is plain functions (snapshot, new_leaks, check) so it can
 -- be used without busted, and tested on its own.
 
-local core = require "sts.core"
+local dm = require "sts.dm"
 local errors = require "sts.errors"
+local loop = require "sts.loop"
 local testkit = require "sts.testkit"
+local lifecycle = require "sts.testkit.lifecycle"
 
 local M = {}
 
@@ -54,34 +56,18 @@ function M.describe(leaks)
   return table.concat(parts, ", ")
 end
 
--- Removes what a leak list names: dm devices newest-made last in the
--- list, so go backwards and repeat while a pass makes progress (a device
--- still held by another goes once its holder is gone).
+-- Removes what a leak list names: the dm devices through one sweep (a
+-- device still held by another goes once its holder is gone), then the
+-- loop devices.
 local function remove_leaked(leaks)
-  local cdm = core.dm
-  local progress = true
-  while progress do
-    progress = false
-    for i = #leaks, 1, -1 do
-      local leak = leaks[i]
-      if leak.kind == "dm" and not leak.gone then
-        local info = cdm.info(leak.name)
-        if not info or not info.exists then
-          leak.gone, progress = true, true
-        else
-          if info.suspended then cdm.resume(leak.name) end
-          if cdm.remove(leak.name) then leak.gone, progress = true, true end
-        end
-      end
-    end
+  local names = {}
+  for _, leak in ipairs(leaks) do
+    if leak.kind == "dm" then names[#names + 1] = leak.name end
   end
+  dm.sweep(names)
   for _, leak in ipairs(leaks) do
     if leak.kind == "loop" then
-      local file = core.loop.backing and core.loop.backing(leak.name)
-      if core.loop.detach(leak.name) and type(file) == "string"
-          and file:match("/sts%-loop%-[^/]*$") then
-        os.remove(file)
-      end
+      lifecycle.detach_kit_loop(leak.name, loop.backing_file(leak.name))
     end
   end
 end

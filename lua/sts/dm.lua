@@ -21,6 +21,7 @@ local dm = {}
 for name, value in pairs(targets) do dm[name] = value end
 
 local DmDevice = {}
+local LIST_DEVICES = {uuids = true, devices = true}
 local methods = {}
 local device_mt = cdm.device_metatable()
 
@@ -47,7 +48,7 @@ local function fail(message, err)
 end
 
 local function value_error(fmt, ...)
-  errors.raise("ValueError", string.format(fmt, ...))
+  errors.raisef("ValueError", fmt, ...)
 end
 
 -- input checks -------------------------------------------------------------
@@ -75,21 +76,7 @@ local function check_uuid(uuid)
   return uuid
 end
 
--- Rejects option fields not in `known` and values that are not `kinds`.
-local function check_opts(opts, known, what)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then value_error("%s options must be a table, got %s", what, type(opts)) end
-  for key, value in pairs(opts) do
-    local kind = known[key]
-    if not kind then
-      value_error("%s: unknown option '%s'", what, tostring(key))
-    end
-    if kind == "boolean" and type(value) ~= "boolean" then
-      value_error("%s: option '%s' must be a boolean, got %s", what, key, type(value))
-    end
-  end
-  return opts
-end
+local check_opts = errors.check_options
 
 local function is_target(value)
   return type(value) == "table" and type(value.type) == "string" and value.start ~= nil
@@ -161,7 +148,7 @@ local function dm_name_of_kernel_name(kname)
   local devt = read_sysfs("/sys/class/block/" .. kname .. "/dev")
   if devt then
     local major, minor = devt:match("^(%d+):(%d+)")
-    local info = cdm.info(nil, tonumber(major), tonumber(minor))
+    local info = cdm.info_devno(tonumber(major), tonumber(minor))
     if info and info.exists then return info.name end
   end
   local ok, why = cdm.available()
@@ -211,10 +198,10 @@ end
 
 --- Every dm device, of every target type.
 function DmDevice.get_all()
-  -- with_uuids: where the kernel's list carries no uuids the C core reads
-  -- each one (an info ioctl per device); as_devices: it makes the DmDevices
-  -- too, as get_all is read in loops over hundreds of devices
-  local devices, msg, err = cdm.list(true, true)
+  -- uuids: where the kernel's list carries no uuids the C core reads each
+  -- one (an info ioctl per device); devices: it makes the DmDevices too, as
+  -- get_all is read in loops over hundreds of devices
+  local devices, msg, err = cdm.list(LIST_DEVICES)
   if not devices then raise_failure(msg, err) end
   return devices
 end
@@ -248,23 +235,23 @@ function getters.device_path(f)
   return path
 end
 
-local function live_rows(f, status, noflush)
-  local rows, msg, err = cdm.targets(f.dm_name, status, noflush)
-  if not rows then raise_failure(msg, err) end
-  return rows
-end
+-- The options of core.dm.table and core.dm.status, made once: d.table and
+-- d:status() are read in loops. As text the C core formats the rows, where
+-- a Lua table per row would cost more than the ioctl itself.
+local TEXT = {text = true}
+local NOFLUSH = {noflush = true}
+local NOFLUSH_TEXT = {noflush = true, text = true}
+local INACTIVE = {inactive = true}
 
--- The live table or status as text, formatted by the C core: d.table and
--- d:status() are read in loops, where a Lua table per row would cost more
--- than the ioctl itself.
-local function live_text(f, status, noflush)
-  local text, msg, err = cdm.targets(f.dm_name, status, noflush, false, true)
-  if not text then raise_failure(msg, err) end
-  return text
+-- cdm.table or cdm.status of a device with options, raising on failure
+local function live(query, f, opts)
+  local result, msg, err = query(f.dm_name, opts)
+  if not result then raise_failure(msg, err) end
+  return result
 end
 
 function getters.table(f)
-  local text = live_text(f, false)
+  local text = live(cdm.table, f, TEXT)
   if text == "" then return nil end
   return text
 end
@@ -273,7 +260,7 @@ end
 function getters.size(f)
   if f.size == nil then
     local total = 0
-    for _, r in ipairs(live_rows(f, false)) do total = total + r.size end
+    for _, r in ipairs(live(cdm.table, f)) do total = total + r.size end
     f.size = total * 512
   end
   return f.size
@@ -281,8 +268,15 @@ end
 
 device_mt.__name = "sts.DmDevice"
 -- methods first, then fields kept as they are, then computed ones
-cdm.set_device_index(methods, {dm_name = true, uuid = true, major = true, minor = true,
-  model = true}, getters)
+local plain_fields = {dm_name = true, uuid = true, major = true, minor = true, model = true}
+cdm.set_device_index(methods, plain_fields, getters)
+-- what a DmDevice offers, for the REPL's Tab (its __index is a C function)
+device_mt.__methods = methods
+device_mt.__fields = {}
+for _, set in ipairs({plain_fields, getters}) do
+  for name in pairs(set) do device_mt.__fields[#device_mt.__fields + 1] = name end
+end
+table.sort(device_mt.__fields)
 device_mt.__newindex = function(_, key)
   value_error("DmDevice fields are read-only (tried to set '%s')", tostring(key))
 end
@@ -303,6 +297,23 @@ end
 
 -- methods ------------------------------------------------------------------
 
+-- The option tables of the C calls, made once (no table per call): the
+-- C core takes options, never positional flags.
+local C_READONLY = {readonly = true}
+local C_NOFLUSH_NOLOCKFS = {noflush = true, nolockfs = true}
+local C_SUSPEND = {[0] = nil, {noflush = true}, {nolockfs = true}, C_NOFLUSH_NOLOCKFS}
+local C_REMOVE = {[0] = nil, {retry = true}, {deferred = true}, {retry = true, deferred = true}}
+
+local function suspend_flags(opts)
+  return C_SUSPEND[(opts.noflush and 1 or 0) + (opts.nolockfs and 2 or 0)]
+end
+
+local function remove_flags(retry, deferred)
+  return C_REMOVE[(retry and 1 or 0) + (deferred and 2 or 0)]
+end
+
+local LOAD_OPTS = {readonly = "boolean"}
+local STATUS_OPTS = {noflush = "boolean"}
 local SUSPEND_OPTS = {noflush = "boolean", nolockfs = "boolean"}
 local REMOVE_OPTS = {force = "boolean", retry = "boolean", deferred = "boolean"}
 local RELOAD_OPTS = {noflush = "boolean", nolockfs = "boolean", readonly = "boolean"}
@@ -311,7 +322,7 @@ local RELOAD_OPTS = {noflush = "boolean", nolockfs = "boolean", readonly = "bool
 function methods.suspend(self, opts)
   local f = self_fields(self)
   opts = check_opts(opts, SUSPEND_OPTS, "suspend")
-  local ok, msg, err = cdm.suspend(f.dm_name, opts.noflush, opts.nolockfs)
+  local ok, msg, err = cdm.suspend(f.dm_name, suspend_flags(opts))
   if not ok then return fail(msg, err) end
   return true
 end
@@ -331,16 +342,16 @@ end
 function methods.remove(self, opts)
   local f = self_fields(self)
   opts = check_opts(opts, REMOVE_OPTS, "remove")
-  local ok, msg, err = cdm.remove(f.dm_name, opts.retry, opts.deferred)
+  local ok, msg, err = cdm.remove(f.dm_name, remove_flags(opts.retry, opts.deferred))
   if not ok and opts.force and err == E.EBUSY then
     local size = 0
-    local rows = cdm.targets(f.dm_name, false)
+    local rows = cdm.table(f.dm_name)
     for _, r in ipairs(rows or {}) do size = size + r.size end
     if size > 0 and cdm.load(f.dm_name, {{start = 0, size = size, type = "error", args = ""}}) then
-      cdm.suspend(f.dm_name, true, true)
+      cdm.suspend(f.dm_name, C_NOFLUSH_NOLOCKFS)
       cdm.resume(f.dm_name)
     end
-    ok, msg, err = cdm.remove(f.dm_name, true, opts.deferred)
+    ok, msg, err = cdm.remove(f.dm_name, remove_flags(true, opts.deferred))
   end
   if not ok then return fail(msg, err) end
   return true
@@ -349,8 +360,8 @@ end
 --- d:load(table) -> true | fail: into the inactive slot only
 function methods.load(self, tbl, opts)
   local f = self_fields(self)
-  opts = check_opts(opts, {readonly = "boolean"}, "load")
-  local ok, msg, err = cdm.load(f.dm_name, table_rows(tbl), opts.readonly)
+  opts = check_opts(opts, LOAD_OPTS, "load")
+  local ok, msg, err = cdm.load(f.dm_name, table_rows(tbl), opts.readonly and C_READONLY or nil)
   if not ok then return fail(msg, err) end
   return true
 end
@@ -371,12 +382,12 @@ function methods.reload(self, tbl, opts)
   opts = check_opts(opts, RELOAD_OPTS, "reload")
   local rows = table_rows(tbl)
   local name = f.dm_name
-  local ok, msg, err = cdm.load(name, rows, opts.readonly)
+  local ok, msg, err = cdm.load(name, rows, opts.readonly and C_READONLY or nil)
   if not ok then
     cdm.clear(name)
     return fail(msg, err)
   end
-  ok, msg, err = cdm.suspend(name, opts.noflush, opts.nolockfs)
+  ok, msg, err = cdm.suspend(name, suspend_flags(opts))
   if not ok then
     cdm.clear(name)
     cdm.resume(name)
@@ -396,15 +407,15 @@ end
 --- d:status{noflush=} -> the status text, one line per target
 function methods.status(self, opts)
   local f = self_fields(self)
-  opts = check_opts(opts, {noflush = "boolean"}, "status")
-  return live_text(f, true, opts.noflush)
+  opts = check_opts(opts, STATUS_OPTS, "status")
+  return live(cdm.status, f, opts.noflush and NOFLUSH_TEXT or TEXT)
 end
 
 --- d:status_rows{noflush=} -> list of {start=, size=, type=, args=} (args: the status)
 function methods.status_rows(self, opts)
   local f = self_fields(self)
-  opts = check_opts(opts, {noflush = "boolean"}, "status_rows")
-  return live_rows(f, true, opts.noflush)
+  opts = check_opts(opts, STATUS_OPTS, "status_rows")
+  return live(cdm.status, f, opts.noflush and NOFLUSH or nil)
 end
 
 local function typed_targets(rows)
@@ -435,9 +446,9 @@ end
 -- start and size)
 function methods.status_table(self, opts)
   local f = self_fields(self)
-  opts = check_opts(opts, {noflush = "boolean"}, "status_table")
+  opts = check_opts(opts, STATUS_OPTS, "status_table")
   local list = {}
-  for i, r in ipairs(live_rows(f, true, opts.noflush)) do
+  for i, r in ipairs(live(cdm.status, f, opts.noflush and NOFLUSH or nil)) do
     local st = status_parser().parse(r.type, r.args)
     st.start, st.size = r.start, r.size
     list[i] = st
@@ -447,15 +458,12 @@ end
 
 --- d:targets() -> the live table as typed target objects
 function methods.targets(self)
-  return typed_targets(live_rows(self_fields(self), false))
+  return typed_targets(live(cdm.table, self_fields(self)))
 end
 
 --- d:inactive_targets() -> the inactive table as typed targets (empty when none)
 function methods.inactive_targets(self)
-  local f = self_fields(self)
-  local rows, msg, err = cdm.targets(f.dm_name, false, false, true)
-  if not rows then raise_failure(msg, err) end
-  return typed_targets(rows)
+  return typed_targets(live(cdm.table, self_fields(self), INACTIVE))
 end
 
 --- d:info() -> {exists, suspended, read_only, open_count, event_nr, major,
@@ -518,7 +526,7 @@ end
 function methods.rename(self, new_name)
   local f = self_fields(self)
   check_name(new_name, "new name")
-  local ok, msg, err = cdm.rename(f.dm_name, new_name, false)
+  local ok, msg, err = cdm.rename(f.dm_name, new_name)
   if not ok then return fail(msg, err) end
   f.dm_name = new_name
   return true
@@ -528,7 +536,7 @@ end
 function methods.set_uuid(self, uuid)
   local f = self_fields(self)
   check_uuid(uuid)
-  local ok, msg, err = cdm.rename(f.dm_name, uuid, true)
+  local ok, msg, err = cdm.set_uuid(f.dm_name, uuid)
   if not ok then return fail(msg, err) end
   f.uuid = uuid
   return true
@@ -548,21 +556,27 @@ end
 
 -- module functions -----------------------------------------------------------
 
+local CREATE_OPTS = {uuid = "string", readonly = "boolean", notable = "boolean",
+  suspended = "boolean"}
+
 --- dm.create(name, table, {uuid=, readonly=, notable=, suspended=}) -> DmDevice
 -- table: a target, a list of targets or table text (ignored with notable).
 -- Atomic: when the kernel refuses the table no device is left behind.
 function dm.create(name, tbl, opts)
   check_name(name)
-  opts = check_opts(opts, {uuid = "string", readonly = "boolean", notable = "boolean",
-    suspended = "boolean"}, "create")
+  opts = check_opts(opts, CREATE_OPTS, "create")
   if opts.uuid ~= nil then check_uuid(opts.uuid) end
   local rows
   if not opts.notable then
     if tbl == nil then value_error("create %s: a table is needed (or notable=true)", name) end
     rows = table_rows(tbl)
   end
-  local ok, msg, err = cdm.create(name, rows,
-    {uuid = opts.uuid, readonly = opts.readonly, suspended = opts.suspended})
+  -- the C core takes the same options but notable (no rows says that)
+  local copts = opts
+  if opts.notable ~= nil then
+    copts = {uuid = opts.uuid, readonly = opts.readonly, suspended = opts.suspended}
+  end
+  local ok, msg, err = cdm.create(name, rows, copts ~= errors.NO_OPTIONS and copts or nil)
   if not ok then
     local okd, why = cdm.available()
     if not okd then errors.raise("DmUnavailableError", why, err) end
@@ -590,7 +604,138 @@ function dm.available()
   return cdm.available()
 end
 
+-- removing by name ----------------------------------------------------------
+
+-- libdevmapper logs each attempt of a retried remove, so the message
+-- can hold the same "...: Device or resource busy" many times: keep each
+-- distinct part once.
+local function distinct_parts(msg)
+  local seen, parts = {}, {}
+  for part in (tostring(msg) .. "; "):gmatch("(.-); ") do
+    if not seen[part] then
+      seen[part] = true
+      parts[#parts + 1] = part
+    end
+  end
+  return table.concat(parts, "; ")
+end
+
+--- Removes the device named `name`, resuming it first when it is suspended
+-- (a suspended device would hang the remove's flush). A device that does
+-- not exist counts as removed. A device briefly held open is retried for
+-- about a second (see `DmDevice:remove`).
+-- @tparam string name the mapper name
+-- @treturn boolean|nil true, or nil, message, errno
+function dm.remove_by_name(name)
+  check_name(name)
+  local info = cdm.info(name)
+  if not info or not info.exists then return true end
+  if info.suspended then cdm.resume(name) end
+  local ok, msg, err = cdm.remove(name)
+  if not ok then
+    if not_found_errno(err) then return true end
+    return nil, distinct_parts(msg), err
+  end
+  return true
+end
+
+--- The info of the device named `name` without making a DmDevice.
+-- @tparam string name the mapper name
+-- @treturn table as `DmDevice:info`; {exists=false} when there is none
+function dm.info(name)
+  check_name(name)
+  local info, msg, err = cdm.info(name)
+  if not info then raise_failure(msg, err) end
+  return info
+end
+
+--- The mapper names of the devices whose name starts with `prefix`.
+-- @tparam string prefix
+-- @treturn {string,...} names, in the kernel's order
+function dm.names_with_prefix(prefix)
+  if type(prefix) ~= "string" then value_error("names_with_prefix: prefix must be a string") end
+  local rows, msg, err = cdm.list()
+  if not rows then raise_failure(msg, err) end
+  local names = {}
+  for _, row in ipairs(rows) do
+    if row.name:sub(1, #prefix) == prefix then names[#names + 1] = row.name end
+  end
+  return names
+end
+
+--- Removes devices by name until none of them is left or no pass makes
+-- progress: a device held by another one of the set goes once its holder
+-- has gone, so stacks come down top first in any order. Devices held open
+-- by something outside the set are left and reported.
+-- @tparam string|{string,...} which a name prefix, or a list of names
+-- @treturn {string,...} the names removed
+-- @treturn {{name=,message=,errno=},...} those still there
+function dm.sweep(which)
+  local function pending()
+    if type(which) == "string" then
+      if which == "" then value_error("sweep: the prefix is empty") end
+      return dm.names_with_prefix(which)
+    end
+    if type(which) ~= "table" then
+      value_error("sweep: expected a name prefix or a list of names, got %s", type(which))
+    end
+    local names = {}
+    for i, name in ipairs(which) do
+      names[i] = check_name(name)
+    end
+    return names
+  end
+  local removed, gone = {}, {}
+  local left
+  repeat
+    local progress = false
+    left = {}
+    for _, name in ipairs(pending()) do
+      if not gone[name] then
+        local info = cdm.info(name)
+        if not info or not info.exists then
+          gone[name] = true
+        elseif info.open_count > 0 then
+          left[#left + 1] = {name = name, message = name .. " is open", errno = E.EBUSY}
+        else
+          local ok, msg, err = dm.remove_by_name(name)
+          if ok then
+            gone[name], progress = true, true
+            removed[#removed + 1] = name
+          else
+            left[#left + 1] = {name = name, message = msg, errno = err}
+          end
+        end
+      end
+    end
+  until not progress
+  return removed, left
+end
+
+--- The errno values sts errors carry, by name (`dm.errno.EBUSY`).
+dm.errno = {}
+for name, value in pairs(E) do dm.errno[name] = value end
+
+--- The longest mapper name the kernel takes, in bytes.
+dm.NAME_MAX = cdm.NAME_MAX
+--- The longest uuid the kernel takes, in bytes.
+dm.UUID_MAX = cdm.UUID_MAX
+
 dm.DmDevice = DmDevice
+
+--- Checks a device name against the kernel's limits and returns it.
+-- One to 127 bytes, no '/', NUL or control character, not "." or "..";
+-- raises ValueError naming what is wrong.
+-- @function check_name
+-- @tparam string name the name
+-- @tparam[opt="device name"] string what what the message calls it
+-- @treturn string name
 dm.check_name = check_name
+
+--- The rows the C core loads for a table.
+-- @function table_rows
+-- @param tbl a target, a list of targets, or table text
+-- @treturn {{start=,size=,type=,args=},...} one row per target; raises
+-- ValueError for anything else
 dm.table_rows = table_rows
 return dm

@@ -17,6 +17,14 @@
 -- tool; dmpd.set_tool_path(dir) for all; the directories in the
 -- STS_DMPD_PATH environment variable (colon-separated); PATH; then
 -- /usr/sbin, /sbin and /usr/local/sbin (often missing from a user's PATH).
+-- A tool with no program of its own name found that way, but which the
+-- multi-call binary `pdata_tools` (looked up by the same rules) lists, runs
+-- as `pdata_tools NAME ...`: Debian 13's 1.1.0 package ships era_repair and
+-- thin_shrink inside pdata_tools without links to them.
+--
+-- Both generations of the tools work: 0.9 (C++, Debian 12) and 1.x (Rust,
+-- Debian 13, Fedora, RHEL 9/10). dmpd.version() says which is in use;
+-- the parsers give one result shape whatever the generation.
 
 local errors = require("sts.errors")
 local command = require("sts.dmpd.command")
@@ -32,7 +40,7 @@ local KNOWN_TOOLS = {
   "thin_trim", "thin_ls", "thin_delta",
   "era_check", "era_dump", "era_repair", "era_restore",
   "cache_writeback", "era_invalidate", "thin_rmap",
-  "thin_metadata_pack", "thin_metadata_unpack", "thin_migrate",
+  "thin_metadata_pack", "thin_metadata_unpack", "thin_migrate", "thin_shrink",
 }
 
 local SBIN_FALLBACK = {"/usr/sbin", "/sbin", "/usr/local/sbin"}
@@ -43,7 +51,7 @@ local tool_paths = {}
 local tool_dir
 
 local function proc()
-  return require("sts.core").proc
+  return require("sts.proc")
 end
 
 local function join(dir, name)
@@ -111,7 +119,7 @@ function dmpd.set_tool_path(name_or_dir, path)
   tool_paths[name_or_dir] = path
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- tools
 
 local Tool = {}
@@ -136,12 +144,48 @@ local function split_args(dev, opts)
   return dev, opts
 end
 
+-- the names the multi-call binary at `path` answers to, read once per path
+local multicall_names = {}
+
+local function multicall_set(path)
+  local names = multicall_names[path]
+  if not names then
+    names = {}
+    local r = command.run({path}, {timeout = 10})
+    for line in (r.stdout .. "\n" .. r.stderr):gmatch("[^\n]+") do
+      local n = line:match("^%s+(%l+_[%w_]+)%s*$")
+      if n then names[n] = true end
+    end
+    multicall_names[path] = names
+  end
+  return names
+end
+
+-- the argv words that start tool `name`: {its program}, or {pdata_tools,
+-- name} when only the multi-call binary has it; nil when neither is there
+-- (then `fallback` is the path a run reports missing)
+local function tool_argv(name)
+  local path = dmpd.tool_path(name)
+  local which = proc().which
+  if which(path) then return {which(path)}, path end
+  if tool_paths[name] == nil then
+    local pdata = which(dmpd.tool_path("pdata_tools"))
+    if pdata and multicall_set(pdata)[name] then return {pdata, name}, path end
+  end
+  return nil, path
+end
+
+local function start_words(name)
+  local argv, path = tool_argv(name)
+  return argv or {path}
+end
+
 --- Runs the tool: `tool:run(device_or_file, opts)` or `tool:run(opts)`.
 -- Returns a CommandResult; raises ValueError only for bad options.
 function Tool:run(device_or_file, opts)
   check_self(self, "run")
   device_or_file, opts = split_args(device_or_file, opts)
-  local argv = {dmpd.tool_path(self.name)}
+  local argv = start_words(self.name)
   for _, w in ipairs(command.options_to_argv(opts)) do argv[#argv + 1] = w end
   if device_or_file ~= nil then argv[#argv + 1] = command.positional(device_or_file) end
   local controls = opts and {timeout = opts.timeout, output_file = opts.output_file, cwd = opts.cwd}
@@ -151,18 +195,34 @@ end
 --- `tool --help` as a CommandResult.
 function Tool:help()
   check_self(self, "help")
-  return command.run({dmpd.tool_path(self.name), "--help"})
+  local argv = start_words(self.name)
+  argv[#argv + 1] = "--help"
+  return command.run(argv)
 end
 
---- `tool --version` as a CommandResult (see dmpd.parse_version).
+-- `tool --version` as a CommandResult
+local function version_result(tool)
+  local argv = start_words(tool.name)
+  argv[#argv + 1] = "--version"
+  return command.run(argv, {timeout = 10})
+end
+
+--- The tool's version, parsed (see dmpd.parse_version).
+-- @treturn table|nil {major=, minor=, patch=, text=}, or nil and the
+-- CommandResult when the tool is missing, fails or prints no version
 function Tool:version()
   check_self(self, "version")
-  return command.run({dmpd.tool_path(self.name), "--version"})
+  local r = version_result(self)
+  local v = r.succeeded and parse.version(r)
+  if not v then return nil, r end
+  return v
 end
 
---- The full path the tool runs from, or nil when it is not installed.
+--- The full path the tool runs from (the multi-call binary's when it runs
+-- as `pdata_tools NAME`), or nil when it is not installed.
 function Tool:path()
-  return proc().which(dmpd.tool_path(self.name))
+  local argv = tool_argv(self.name)
+  return argv and argv[1]
 end
 
 --- True when the tool is installed (where the lookup rules look).
@@ -200,20 +260,94 @@ for i, name in ipairs(KNOWN_TOOLS) do
   end
 end
 
---- The tools installed here: the known ones found, plus what the
--- multi-call binary `pdata_tools` lists. Returns a sorted list of names.
+-- One function per known tool: dmpd.NAME(device_or_file, opts) is
+-- dmpd.tool("NAME"):run(device_or_file, opts), a CommandResult (see
+-- Tool:run for the options and the run controls).
+
+--- Checks cache metadata on a device or file.
+-- @function cache_check
+
+--- Dumps cache metadata as XML (`output_file` or stdout).
+-- @function cache_dump
+
+--- Repairs cache metadata: `{input=, output=}`.
+-- @function cache_repair
+
+--- Writes cache metadata from XML: `{input=, output=}`.
+-- @function cache_restore
+
+--- Sizes cache metadata for a cache of `{block_size=, device_size=}` or `{nr_blocks=}`.
+-- @function cache_metadata_size
+
+--- Checks thin-pool metadata on a device or file.
+-- @function thin_check
+
+--- Dumps thin-pool metadata as XML (`output_file` or stdout).
+-- @function thin_dump
+
+--- Repairs thin-pool metadata: `{input=, output=}`.
+-- @function thin_repair
+
+--- Writes thin-pool metadata from XML: `{input=, output=}`.
+-- @function thin_restore
+
+--- Sizes thin-pool metadata for `{block_size=, pool_size=, max_thins=}`.
+-- @function thin_metadata_size
+
+--- Discards the data blocks no thin maps: `{metadata_dev=, data_dev=}`.
+-- @function thin_trim
+
+--- Lists the thins of thin-pool metadata, `{format=}` naming the columns.
+-- @function thin_ls
+
+--- Shows what differs between two thins: `{snap1=, snap2=}`.
+-- @function thin_delta
+
+--- Checks era metadata on a device or file.
+-- @function era_check
+
+--- Dumps era metadata as XML (`output_file` or stdout).
+-- @function era_dump
+
+--- Repairs era metadata: `{input=, output=}` (not in every package).
+-- @function era_repair
+
+--- Writes era metadata from XML: `{input=, output=}`.
+-- @function era_restore
+
+--- Copies a cache's dirty blocks to its origin, offline.
+-- @function cache_writeback
+
+--- Lists the blocks written since an era: `{written_since=}`.
+-- @function era_invalidate
+
+--- Maps data block ranges back to thins: `{region="b..e"}`.
+-- @function thin_rmap
+
+--- Packs thin-pool metadata into a compressed file: `{input=, output=}`.
+-- @function thin_metadata_pack
+
+--- Unpacks a packed metadata file: `{input=, output=}`.
+-- @function thin_metadata_unpack
+
+--- Copies a thin device's data to another device or file (newer packages).
+-- @function thin_migrate
+
+--- The tools installed here, by what each package really ships: a known
+-- tool counts when its program is found or the multi-call binary lists it.
+-- 0.9.0 (Debian 12) has no era_repair, thin_migrate, thin_metadata_pack,
+-- thin_metadata_unpack or thin_shrink; 1.1.0 (Debian 13) has them all,
+-- era_repair and thin_shrink only inside pdata_tools. Names the
+-- multi-call binary lists beyond the known ones are included too.
+-- @treturn {string,...} the names, sorted
 function dmpd.installed()
   local set = {}
   for _, name in ipairs(KNOWN_TOOLS) do
     if dmpd.tool(name):available() then set[name] = true end
   end
-  local pdata = dmpd.tool_path("pdata_tools")
-  if proc().which(pdata) then
-    local r = command.run({pdata}, {timeout = 10})
-    for line in (r.stdout .. "\n" .. r.stderr):gmatch("[^\n]+") do
-      local name = line:match("^%s+(%l+_[%w_]+)%s*$")
-      if name then set[name] = true end
-    end
+  local pdata = proc().which(dmpd.tool_path("pdata_tools"))
+  if pdata then
+    for name in pairs(multicall_set(pdata)) do set[name] = true end
   end
   local list = {}
   for name in pairs(set) do list[#list + 1] = name end
@@ -226,12 +360,24 @@ function dmpd.get_help(tool_name)
   return dmpd.tool(tool_name):help()
 end
 
---- Version of any tool by name, as a CommandResult.
+--- `--version` of any tool by name, as a CommandResult (dmpd.version
+-- parses it).
 function dmpd.get_version(tool_name)
-  return dmpd.tool(tool_name):version()
+  return version_result(dmpd.tool(tool_name))
 end
 
-------------------------------------------------------------------------
+--- The version of the tools in use, parsed: `dmpd.version()` asks
+-- thin_check, `dmpd.version("era_dump")` (or a tool object) that tool.
+-- @tparam[opt="thin_check"] string|Tool tool
+-- @treturn table|nil {major=, minor=, patch=, text=}, or nil and the
+-- CommandResult when the tool is missing or prints no version
+function dmpd.version(tool)
+  if tool == nil then tool = "thin_check" end
+  if getmetatable(tool) ~= Tool then tool = dmpd.tool(tool) end
+  return tool:version()
+end
+
+-- ----------------------------------------------------------------------
 -- output
 
 dmpd.parse_check = parse.check
@@ -274,7 +420,7 @@ function dmpd.metadata_size(kind_or_result, opts)
   return parse.metadata_size(result)
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- building metadata
 
 dmpd.thin_xml = build.thin_xml
@@ -340,7 +486,7 @@ function dmpd.restore(kind, tbl, output, opts)
   return result
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- helpers for scripts
 
 dmpd.options_to_argv = command.options_to_argv

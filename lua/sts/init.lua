@@ -7,6 +7,11 @@ return {
   dm = require "sts.dm",
   dmpd = require "sts.dmpd",
   errors = require "sts.errors",
+  io = require "sts.io",
+  kmsg = require "sts.kmsg",
+  logwrites = require "sts.logwrites",
   loop = require "sts.loop",
+  proc = require "sts.proc",
+  time = require "sts.time",
   version = core.version,
 }

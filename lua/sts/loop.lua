@@ -17,21 +17,32 @@ local Loop = {}
 Loop.__index = Loop
 Loop.__name = "sts.Loop"
 
-local CREATE_FIELDS = {size_mb = true, size = true, file = true, read_only = true, dir = true}
+local READ_ONLY = {read_only = true}
+local CREATE_FIELDS = {size_mb = true, size = true, file = true, read_only = true, dir = true,
+  tag = "string"}
 
 local function value_error(fmt, ...)
-  errors.raise("ValueError", string.format(fmt, ...))
+  errors.raisef("ValueError", fmt, ...)
 end
 
---- loop.create{size_mb=, size=, file=, read_only=, dir=} -> Loop
+-- The backing file sysfs names for loop device `name` ("loop3"), or nil
+-- when it has none (not attached).
+local function sysfs_backing(name)
+  local f = io.open("/sys/block/" .. name .. "/loop/backing_file", "r")
+  if not f then return nil end
+  local file = f:read("l")
+  f:close()
+  return file
+end
+
+--- loop.create{size_mb=, size=, file=, read_only=, dir=, tag=} -> Loop
 -- size_mb (or size in bytes) makes a new sparse file in dir (default
--- $TMPDIR or /tmp) that remove() deletes; file= attaches an existing file,
--- which remove() leaves in place. Raises DeviceError on failure.
+-- $TMPDIR or /tmp), named "sts-loop-<tag>XXXXXX", that remove() deletes;
+-- file= attaches an existing file, which remove() leaves in place.
+-- Raises DeviceError on failure.
 function loop.create(opts)
-  if type(opts) ~= "table" then value_error("loop.create: expected a table of options") end
-  for key in pairs(opts) do
-    if not CREATE_FIELDS[key] then value_error("loop.create: unknown option '%s'", tostring(key)) end
-  end
+  if opts == nil then value_error("loop.create: expected a table of options") end
+  errors.check_options(opts, CREATE_FIELDS, "loop.create")
   local bytes
   if opts.size_mb ~= nil then
     -- bounded so that the size in bytes cannot overflow
@@ -50,6 +61,9 @@ function loop.create(opts)
   if opts.read_only ~= nil and type(opts.read_only) ~= "boolean" then
     value_error("loop.create: read_only must be a boolean, got %s", type(opts.read_only))
   end
+  if opts.tag ~= nil and not opts.tag:match("^[%w_.-]+$") then
+    value_error("loop.create: tag must be letters, digits, '_', '.' or '-'")
+  end
   if opts.dir ~= nil and (type(opts.dir) ~= "string" or opts.dir == "") then
     value_error("loop.create: dir must be a non-empty directory path")
   end
@@ -57,7 +71,8 @@ function loop.create(opts)
   if file == nil then
     if not bytes then value_error("loop.create: give size_mb, size or file") end
     local dir = opts.dir or os.getenv("TMPDIR") or "/tmp"
-    local path, msg, err = cloop.sparse_file(dir .. "/sts-loop-XXXXXX", bytes)
+    local template = dir .. "/sts-loop-" .. (opts.tag or "") .. "XXXXXX"
+    local path, msg, err = cloop.sparse_file(template, bytes)
     if not path then errors.raise("DeviceError", msg, err) end
     file, made = path, true
   elseif type(file) ~= "string" or file == "" or file:find("\0", 1, true) then
@@ -65,7 +80,7 @@ function loop.create(opts)
   elseif bytes then
     value_error("loop.create: give either file or a size, not both")
   end
-  local number, path_or_msg, err = cloop.attach(file, opts.read_only)
+  local number, path_or_msg, err = cloop.attach(file, opts.read_only and READ_ONLY or nil)
   if not number then
     if made then os.remove(file) end
     errors.raise("DeviceError", path_or_msg, err)
@@ -79,14 +94,23 @@ function loop.create(opts)
     size = size,
     read_only = opts.read_only and true or false,
     owns_file = made,
+    -- the file as the kernel names it (absolute), to know the loop is still ours
+    backing = sysfs_backing("loop" .. number),
   }, Loop)
 end
 
---- lo:remove() -> true | nil, message, errno. Idempotent.
+--- lo:remove() -> true | nil, message, errno. Idempotent. A loop that
+-- something else still holds open is left bound with autoclear set (it
+-- detaches when that opener closes it): the failure says so. Calling
+-- remove again detaches it only while it is still bound to this file, so
+-- a device number the kernel has since given to someone else is left alone.
 function Loop:remove()
   if self.removed then return true end
-  local ok, msg, err = cloop.detach(self.path)
-  if not ok then return nil, msg, err end
+  local bound = sysfs_backing(self.name)
+  if self.backing == nil or (bound ~= nil and bound:gsub(" %(deleted%)$", "") == self.backing) then
+    local ok, msg, err = cloop.detach(self.path)
+    if not ok then return nil, msg, err end
+  end
   self.removed = true
   if self.owns_file then os.remove(self.file) end
   return true
@@ -122,6 +146,30 @@ function loop.list()
     n = n + 1
   end
   return list
+end
+
+--- Detaches the loop device at `path` (for devices no Loop object holds).
+-- @tparam string path "/dev/loopN"
+-- @treturn boolean|nil true, or nil, message, errno
+function loop.detach(path)
+  if type(path) ~= "string" then value_error("loop.detach: path must be a string") end
+  return cloop.detach(path)
+end
+
+--- The backing file name the kernel reports for the loop device at `path`.
+-- @tparam string path "/dev/loopN"
+-- @treturn string|nil the name, or nil, message, errno
+function loop.backing_file(path)
+  if type(path) ~= "string" then value_error("loop.backing_file: path must be a string") end
+  return cloop.backing(path)
+end
+
+--- The size in bytes of a block device or a file.
+-- @tparam string path
+-- @treturn integer|nil bytes, or nil, message, errno
+function loop.size_of(path)
+  if type(path) ~= "string" then value_error("loop.size_of: path must be a string") end
+  return cloop.size(path)
 end
 
 loop.Loop = Loop

@@ -14,7 +14,7 @@
 local core = require("sts.core")
 local loop = require("sts.loop")
 
-local cdm, now_ms = core.dm, core.loop.monotonic_ms
+local cdm, now_ms = core.dm, core.time.now_ms
 local N = math.tointeger(tonumber(arg[1] or "100"))
 if not N or N < 1 then
   io.stderr:write("usage: profile.lua [N]\n")
@@ -72,11 +72,11 @@ end
 for i = 1, N do
   local name = "bench-prof-" .. i
   timed("create", cdm.create, name, nil, nil)
-  timed("load", cdm.load, name, rows, false)
+  timed("load", cdm.load, name, rows)
   timed("resume", cdm.resume, name)
   timed("info", cdm.info, name)
 end
-for i = 1, N do timed("remove", cdm.remove, "bench-prof-" .. i, false, false) end
+for i = 1, N do timed("remove", cdm.remove, "bench-prof-" .. i) end
 
 print(("ioctls of %d linear devices, ms per operation:"):format(N))
 local pair = 0
@@ -178,7 +178,7 @@ else
   write_tracing("set_graph_function", "__dm_destroy")
   write_tracing("trace", "")
   write_tracing("tracing_on", "1")
-  for i = 1, traced do check(cdm.remove("bench-prof-" .. i, false, false)) end
+  for i = 1, traced do check(cdm.remove("bench-prof-" .. i)) end
   write_tracing("tracing_on", "0")
   -- comm is cut to its first 7 characters in these lines
   local comm_pid = ("stslua"):sub(1, 7) .. "-" .. own_pid()

@@ -10,14 +10,18 @@
 -- medians and ratios, and one line per workload:
 --   BENCH workload=NAME stslua_s=X floor_s=Y dmsetup_s=Z vs_floor=X/Y vs_dmsetup=Z/X
 -- --quick shrinks every workload (a smoke run of the driver itself); --only
--- picks workloads (by name or number), --sides picks stslua, floor, dmsetup.
+-- picks workloads (by name or number), --sides picks stslua, floor, dmsetup,
+-- fio. pattern_verify (sts.io against fio --verify=crc32c) prints
+--   BENCH workload=pattern_verify stslua_s=X fio_s=Y vs_fio=Y/X
+-- (vs_fio above 1: stslua is faster).
 
 local core = require("sts.core")
 local dm = require("sts.dm")
 local loop = require("sts.loop")
 local dmpd = require("sts.dmpd")
+local sio = require("sts.io")
 
-local now_ms = core.loop.monotonic_ms
+local now_ms = core.time.now_ms
 local run = core.proc.run
 
 local reps, quick, only, sides_wanted = 5, false, nil, nil
@@ -101,6 +105,7 @@ local N2 = quick and 20 or 500     -- devices present for get_all
 local N3 = quick and 50 or 2000    -- status reads
 local THINS = quick and 5 or 50    -- thins (and as many snapshots)
 local CHECKS = quick and 3 or 20   -- thin_check runs per sample
+local PV_MB = quick and 16 or 256  -- MiB written then verified by pattern_verify
 
 local workloads = {}
 
@@ -286,9 +291,56 @@ workloads[5] = {
   },
 }
 
+-- runs argv, raising with its output when it fails
+local function must(argv)
+  local r = assert(run(argv, {}))
+  if r.rc ~= 0 then
+    error(("%s failed (rc %s): %s%s"):format(table.concat(argv, " "), tostring(r.rc),
+      r.stdout or "", r.stderr or ""))
+  end
+  return r
+end
+
+-- a brd ram disk of PV_MB + 4 MiB under dm-linear; the sandbox loads brd
+-- with its default (small) disks, so it is loaded again with one big one
+workloads[6] = {
+  name = "pattern_verify",
+  what = ("write + verify %d MiB of 4 KiB stamped blocks through dm-linear over brd"):format(PV_MB),
+  setup = function(w)
+    must({"modprobe", "-r", "brd"})
+    must({"modprobe", "brd", "rd_nr=1", "rd_size=" .. (PV_MB + 4) * 1024})
+    w.dev = dm.create("bench-pv", dm.LinearTarget{size = PV_MB * 2048, device = "/dev/ram0"})
+    -- untimed: brd allocates its pages at the first write of each
+    check(sio.fill(w.dev, 0))
+    w.gen = 0
+  end,
+  teardown = function(w)
+    check(w.dev:remove())
+    must({"modprobe", "-r", "brd"})
+    must({"modprobe", "brd"})
+  end,
+  sides = {
+    stslua = function(w)
+      w.gen = w.gen + 1
+      local opts = {seed = 7, generation = w.gen, block_size = 4096}
+      check(sio.write_pattern(w.dev, opts))
+      local ok, report = sio.verify_pattern(w.dev, opts)
+      if ok ~= true then error("verify_pattern: " .. tostring(report)) end
+    end,
+    -- the same job: 1 MiB O_DIRECT writes, each 4 KiB stamped with a crc32c
+    -- header, then read back and checked
+    fio = function(w)
+      must({"fio", "--name=pattern_verify", "--filename=" .. w.dev.path, "--rw=write",
+        "--bs=1M", "--size=" .. PV_MB .. "M", "--direct=1", "--ioengine=psync",
+        "--verify=crc32c", "--verify_interval=4096", "--do_verify=1", "--verify_fatal=1",
+        "--output-format=terse"})
+    end,
+  },
+}
+
 -- measuring -------------------------------------------------------------------
 
-local SIDES = {"stslua", "floor", "dmsetup"}
+local SIDES = {"stslua", "floor", "dmsetup", "fio"}
 -- sides whose runs take under FAST_SECONDS are sampled FAST_ROUNDS times
 local FAST_SECONDS, FAST_ROUNDS = 5, 25
 
@@ -366,21 +418,25 @@ for i, w in ipairs(workloads) do
   end
 end
 
-io.write("\n| workload | stslua s | floor s | dmsetup s | stslua/floor | dmsetup/stslua | stslua peak RSS |\n",
-  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+io.write("\n| workload | stslua s | floor s | dmsetup s | fio s | stslua/floor | dmsetup/stslua | fio/stslua | stslua peak RSS |\n",
+  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 for _, r in ipairs(results) do
   r.vs_floor = r.floor and r.stslua / r.floor
   r.vs_dmsetup = r.dmsetup and r.dmsetup / r.stslua
-  io.write(("| %s | %s | %s | %s | %s | %s | %.1f MiB |\n"):format(r.name, fmt_s(r.stslua),
-    fmt_s(r.floor), fmt_s(r.dmsetup), fmt_r(r.vs_floor), fmt_r(r.vs_dmsetup), r.peak_kib / 1024))
+  r.vs_fio = r.fio and r.fio / r.stslua
+  io.write(("| %s | %s | %s | %s | %s | %s | %s | %s | %.1f MiB |\n"):format(r.name, fmt_s(r.stslua),
+    fmt_s(r.floor), fmt_s(r.dmsetup), fmt_s(r.fio), fmt_r(r.vs_floor), fmt_r(r.vs_dmsetup),
+    fmt_r(r.vs_fio), r.peak_kib / 1024))
 end
 io.write("\n")
 for _, r in ipairs(results) do
   local words = {"BENCH workload=" .. r.name, "stslua_s=" .. fmt_s(r.stslua)}
   if r.floor then words[#words + 1] = "floor_s=" .. fmt_s(r.floor) end
   if r.dmsetup then words[#words + 1] = "dmsetup_s=" .. fmt_s(r.dmsetup) end
+  if r.fio then words[#words + 1] = "fio_s=" .. fmt_s(r.fio) end
   if r.vs_floor then words[#words + 1] = "vs_floor=" .. ("%.3f"):format(r.vs_floor) end
   if r.vs_dmsetup then words[#words + 1] = "vs_dmsetup=" .. ("%.3f"):format(r.vs_dmsetup) end
+  if r.vs_fio then words[#words + 1] = "vs_fio=" .. ("%.3f"):format(r.vs_fio) end
   io.write(table.concat(words, " "), "\n")
 end
 io.write(("BENCH peak_rss_kib=%d\n"):format(peak_kib()))

@@ -4,7 +4,7 @@
 -- every field). Prints one line:
 --   mappings=N blocks=N checksum=N cpu_s=X wall_s=X peak_rss_mb=X
 local dmpd = require "sts.dmpd"
-local core = require "sts.core"
+local time = require "sts.time"
 
 local MOD = 1000000007
 
@@ -22,7 +22,7 @@ local function peak_rss_mb()
 end
 
 local path = assert(arg[1], "usage: thin_dump_stream.lua DUMP.xml")
-local cpu0, wall0 = os.clock(), core.loop.monotonic_ms()
+local cpu0, wall0 = os.clock(), time.now_ms()
 local blocks, checksum = 0, 0
 local f = assert(io.open(path, "rb"))
 local count = dmpd.each_mapping(f, function(dev_id, origin, data, length, time)
@@ -30,6 +30,6 @@ local count = dmpd.each_mapping(f, function(dev_id, origin, data, length, time)
   checksum = (checksum * 31 + dev_id + origin * 7 + data * 13 + length * 17 + time) % MOD
 end)
 f:close()
-local cpu, wall = os.clock() - cpu0, (core.loop.monotonic_ms() - wall0) / 1000
+local cpu, wall = os.clock() - cpu0, (time.now_ms() - wall0) / 1000
 print(("mappings=%d blocks=%d checksum=%d cpu_s=%.3f wall_s=%.3f peak_rss_mb=%.1f")
       :format(count, blocks, checksum, cpu, wall, peak_rss_mb()))

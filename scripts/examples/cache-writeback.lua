@@ -10,7 +10,8 @@
 --   scripts/sts-vm run scripts/examples/cache-writeback.lua
 local testkit = require "sts.testkit"
 local dm = require "sts.dm"
-local core = require "sts.core"
+local proc = require "sts.proc"
+local time = require "sts.time"
 
 local BLOCK = 128                        -- sectors: 64 KiB cache blocks
 local MiB = 1024 * 1024
@@ -18,13 +19,13 @@ local MiB = 1024 * 1024
 local check, report = testkit.checks()
 
 local function write_direct(path, offset_mb, data)
-  local r = core.proc.run({"dd", "of=" .. path, "bs=65536", "seek=" .. offset_mb * 16,
+  local r = proc.run({"dd", "of=" .. path, "bs=65536", "seek=" .. offset_mb * 16,
     "iflag=fullblock", "oflag=direct", "conv=notrunc"}, {stdin = data, timeout = 60})
   assert(r.rc == 0, "write " .. path .. ": " .. r.stderr)
 end
 
 local function read_direct(path, offset_mb, mb)
-  local r = core.proc.run({"dd", "if=" .. path, "bs=65536", "skip=" .. offset_mb * 16,
+  local r = proc.run({"dd", "if=" .. path, "bs=65536", "skip=" .. offset_mb * 16,
     "count=" .. mb * 16, "iflag=direct"}, {timeout = 60})
   assert(r.rc == 0, "read " .. path .. ": " .. r.stderr)
   return r.stdout
@@ -56,9 +57,9 @@ do
   local fields = c.dev:targets()[1]:params()
   fields.policy, fields.policy_args = "cleaner", {}
   assert(c.dev:reload(dm.CacheTarget(fields)))
-  local t0 = core.loop.monotonic_ms()
+  local t0 = time.now_ms()
   st = testkit.wait_for(c, function(s) return s.dirty == 0 end, 30000)
-  print(string.format("cleaner policy: dirty reached 0 after %d ms: %s", core.loop.monotonic_ms() - t0,
+  print(string.format("cleaner policy: dirty reached 0 after %d ms: %s", time.now_ms() - t0,
     show(st)))
   check(st.policy == "cleaner", "typed status: policy cleaner")
   check(st.dirty == 0, "typed status: no dirty blocks")

@@ -10,7 +10,7 @@
 local testkit = require "sts.testkit"
 local dmpd = require "sts.dmpd"
 local dm = require "sts.dm"
-local core = require "sts.core"
+local proc = require "sts.proc"
 
 local BLOCK = 128
 local MiB = 1024 * 1024
@@ -19,13 +19,13 @@ local check, report = testkit.checks()
 
 -- O_DIRECT reads and writes through dd, so the data is on the devices
 local function write_direct(path, offset_mb, data)
-  local r = core.proc.run({"dd", "of=" .. path, "bs=1048576", "seek=" .. offset_mb, "iflag=fullblock",
+  local r = proc.run({"dd", "of=" .. path, "bs=1048576", "seek=" .. offset_mb, "iflag=fullblock",
     "oflag=direct", "conv=notrunc"}, {stdin = data, timeout = 60})
   assert(r.rc == 0, "write " .. path .. ": " .. r.stderr)
 end
 
 local function read_direct(path, offset_mb, mb)
-  local r = core.proc.run({"dd", "if=" .. path, "bs=1048576", "skip=" .. offset_mb, "count=" .. mb,
+  local r = proc.run({"dd", "if=" .. path, "bs=1048576", "skip=" .. offset_mb, "count=" .. mb,
     "iflag=direct"}, {timeout = 60})
   return r.rc == 0 and r.stdout or nil, r.stderr
 end

@@ -12,7 +12,7 @@
 --   scripts/sts-vm run scripts/examples/multipath-failover.lua
 local testkit = require "sts.testkit"
 local dm = require "sts.dm"
-local core = require "sts.core"
+local proc = require "sts.proc"
 
 
 local check, report = testkit.checks()
@@ -20,12 +20,12 @@ local check, report = testkit.checks()
 -- 64 KiB of direct I/O at 1 MiB offset `mb`: 16 separate 4 KiB requests,
 -- so round-robin sends some down each path
 local function write_direct(path, mb)
-  return core.proc.run({"dd", "if=/dev/urandom", "of=" .. path, "bs=4096", "count=16",
+  return proc.run({"dd", "if=/dev/urandom", "of=" .. path, "bs=4096", "count=16",
     "seek=" .. mb * 256, "oflag=direct", "conv=notrunc"}, {timeout = 60})
 end
 
 local function read_direct(path, mb)
-  return core.proc.run({"dd", "if=" .. path, "bs=4096", "count=16", "skip=" .. mb * 256,
+  return proc.run({"dd", "if=" .. path, "bs=4096", "count=16", "skip=" .. mb * 256,
     "iflag=direct"}, {timeout = 60})
 end
 

@@ -13,7 +13,7 @@
 --   scripts/sts-vm run scripts/examples/pool-out-of-space.lua
 local testkit = require "sts.testkit"
 local dm = require "sts.dm"
-local core = require "sts.core"
+local proc = require "sts.proc"
 
 local BLOCK = 128                      -- sectors: 64 KiB pool blocks
 local DATA_MB, EXTRA_MB = 8, 16        -- 128 blocks, then 384
@@ -22,7 +22,7 @@ local check, report = testkit.checks()
 
 -- dd with O_DIRECT: the write reaches the pool before dd returns
 local function dd_direct(path, seek_mb, mb)
-  return core.proc.run({"dd", "if=/dev/zero", "of=" .. path, "bs=1048576", "seek=" .. seek_mb,
+  return proc.run({"dd", "if=/dev/zero", "of=" .. path, "bs=1048576", "seek=" .. seek_mb,
     "count=" .. mb, "oflag=direct", "conv=notrunc"}, {timeout = 120})
 end
 
@@ -108,7 +108,7 @@ do
   sysctl("dirty_expire_centisecs", old_expire)
   sysctl("dirty_writeback_centisecs", old_writeback)
   check(closed ~= nil, "the held writes completed after the pool grew " .. (msg or ""))
-  local s = core.proc.run({"sync"}, {timeout = 60})
+  local s = proc.run({"sync"}, {timeout = 60})
   check(s.rc == 0, "sync succeeded")
   st = pool:status()
   print(string.format("after growing: %d/%d blocks used, mode %s", st.used_data_blocks,

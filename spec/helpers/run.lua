@@ -95,6 +95,13 @@ function M.write_file(path, text)
   assert(f:close())
 end
 
+--- A new temporary file of `bytes` zero bytes; returns its path.
+function M.temp_file(bytes)
+  local path = os.tmpname()
+  M.write_file(path, string.rep("\0", bytes))
+  return path
+end
+
 --- The contents of the file `path`, or nil when it cannot be read.
 function M.read_file(path)
   local f = io.open(path, "rb")

@@ -108,8 +108,8 @@ end
 --- Cache metadata XML (for cache_restore) from a table shaped like
 -- parse_cache_dump's result: {block_size=, nr_cache_blocks=, uuid="",
 -- policy="smq", hint_width=4, mappings = {{cache_block=, origin_block=,
--- dirty=false}}, hints = {{cache_block=, data="base64"}},
--- discards = {{dbegin=, dend=}}}.
+-- dirty=false}}, hints = {{cache_block=, data="base64"}}, discards = {}}
+-- (a non-empty discards list is refused: no cache_restore takes it).
 function build.cache_xml(t)
   need_table(t, "cache_xml")
   local out = {}
@@ -141,29 +141,53 @@ function build.cache_xml(t)
       {"cache_block", uint(h, "cache_block", p)}, {"data", data}}, true)
   end
   out[#out + 1] = "  </hints>"
-  local discards = list(t, "discards", "superblock")
-  if #discards > 0 then
-    out[#out + 1] = "  <discards>"
-    for i, d in ipairs(discards) do
-      local p = ("discards[%d]"):format(i)
-      need_table(d, p)
-      out[#out + 1] = "    " .. xml.tag("discard", {
-        {"dbegin", uint(d, "dbegin", p)}, {"dend", uint(d, "dend", p)}}, true)
-    end
-    out[#out + 1] = "  </discards>"
+  -- neither generation's cache_restore takes <discards> (0.9: "bitset
+  -- index out of bounds", 1.x: "unknown start tag"), so none are written
+  if #list(t, "discards", "superblock") > 0 then
+    bad("discards", "cache_restore (0.9 and 1.x) cannot restore discards: leave the list empty")
   end
   out[#out + 1] = "</superblock>\n"
   return table.concat(out, "\n")
+end
+
+-- Writesets as the kernel leaves them: one per era from the oldest kept
+-- to current_era, no gap (1.x's era_dump refuses metadata that has one:
+-- "Writeset of era N is not present"; 0.9 dumps it).
+local function check_writeset_eras(writesets, current_era)
+  local eras, seen = {}, {}
+  for i, w in ipairs(writesets) do
+    local era = uint(need_table(w, ("writesets[%d]"):format(i)), "era", ("writesets[%d]"):format(i))
+    if seen[era] then bad(("writesets[%d].era"):format(i), "era " .. era .. " given twice") end
+    seen[era] = true
+    eras[#eras + 1] = era
+  end
+  if #eras == 0 then return end
+  table.sort(eras)
+  if eras[#eras] ~= current_era then
+    bad("writesets", ("the newest writeset must be of current_era %d, got %d"):format(current_era, eras[#eras]))
+  end
+  for i = 2, #eras do
+    if eras[i] ~= eras[i - 1] + 1 then
+      bad("writesets", ("no writeset of era %d between %d and %d (one per era up to current_era)")
+          :format(eras[i - 1] + 1, eras[1], current_era))
+    end
+  end
 end
 
 --- Era metadata XML (for era_restore) from a table shaped like
 -- parse_era_dump's result: {block_size=, nr_blocks=, current_era=,
 -- uuid="", writesets = {{era=, nr_bits=(nr_blocks), blocks = {set block
 -- numbers}}}, era_array = {{block=, era=}}}. Blocks not listed have era 0
--- and writeset bits not listed are clear.
+-- and writeset bits not listed are clear. Writesets, when given, must be
+-- one per era from the oldest up to current_era (as the kernel keeps
+-- them; both generations dump that), and the era array should hold only
+-- eras older than the oldest writeset (the kernel moves a writeset into
+-- the array when it drops it; 1.x's era_invalidate reads the array only
+-- for those eras).
 function build.era_xml(t)
   need_table(t, "era_xml")
   local nr_blocks = uint(t, "nr_blocks", "superblock")
+  check_writeset_eras(list(t, "writesets", "superblock"), uint(t, "current_era", "superblock"))
   local out = {}
   out[#out + 1] = xml.tag("superblock", {
     {"uuid", str(t, "uuid", "superblock", "")},

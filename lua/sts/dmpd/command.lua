@@ -1,5 +1,5 @@
 --- Running one metadata tool: options to argv, the run, the CommandResult.
--- Tools are always started from an argv list through sts.core.proc, never
+-- Tools are always started from an argv list through sts.proc, never
 -- through a shell; `command` in a result is only for logs.
 
 local errors = require("sts.errors")
@@ -196,7 +196,7 @@ function command.run(argv, controls)
   if cwd ~= nil and (type(cwd) ~= "string" or cwd == "") then
     errors.raise("ValueError", "option 'cwd': must be a directory name, got " .. tostring(cwd))
   end
-  local proc = require("sts.core").proc
+  local proc = require("sts.proc")
   local res, msg, errno = proc.run(argv, {timeout = timeout, output_file = output_file, cwd = cwd})
   if not res then
     return new_result(argv, {stdout = "", stderr = msg, timed_out = false, error = msg,

@@ -73,15 +73,38 @@ end
 -- the superblock's attributes; uuid (and any non-number) stays a string
 local SB_STRINGS = {uuid = true, policy = true}
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- check
 
---- Parses thin_check/cache_check/era_check output.
+-- the sections 1.x's checkers announce (report titles and sub-titles,
+-- printed bare on stderr; 1.0 to 1.3 use these words)
+local STAGE_TITLES_1X = {
+  ["device details tree"] = true, ["mapping tree"] = true,
+  ["data space map"] = true, ["metadata space map"] = true,
+}
+
+-- a line naming the stage a checker is in: 0.9's "examining superblock",
+-- "checking space map counts" (unindented, lower case); 1.x's "Checking
+-- thin metadata" title and its sub-titles
+local function is_stage_line(line)
+  line = line:gsub("%s+$", "")
+  if line:match("^examining ") or line:match("^checking ") then return true end
+  if line:match("^Checking %a+ metadata$") then return true end
+  return STAGE_TITLES_1X[line] == true
+end
+
+local function is_progress_line(line)
+  return line:match("^Progress: %d+%%%s*$") ~= nil
+end
+
+--- Parses thin_check/cache_check/era_check output of either generation.
 -- Returns {transaction_id=, metadata_free_blocks=, ... (every KEY=value
--- line, key lower-cased, numbers as integers), stages = {"examining
--- superblock", ...}, messages = {other lines, trimmed}} plus `succeeded`
--- when given a CommandResult. Both stdout and stderr are read, since
--- versions differ in which stream gets what.
+-- line, key lower-cased, numbers as integers), stages = {the stage lines
+-- as printed: 0.9's "examining superblock", ...; 1.x's "Checking thin
+-- metadata", "mapping tree", ...; 1.x's cache_check prints none},
+-- messages = {other lines, trimmed}} plus `succeeded` when given a
+-- CommandResult. Both stdout and stderr are read, since versions differ in
+-- which stream gets what; 1.x's "Progress: N%" lines are left out.
 function parse.check(input)
   local text, info
   if type(input) == "table" and type(input.stdout) == "string" then
@@ -98,7 +121,9 @@ function parse.check(input)
       info[key:lower()] = typed(value)
     elseif line:match("^%s*$") then  -- luacheck: ignore 542
       -- blank
-    elseif line:match("^%a") and (line:match("^examining ") or line:match("^checking ")) then
+    elseif is_progress_line(line) then  -- luacheck: ignore 542
+      -- 1.x's "Progress: N%" every few seconds of a long check
+    elseif is_stage_line(line) then
       info.stages[#info.stages + 1] = line:gsub("%s+$", "")
     else
       info.messages[#info.messages + 1] = line:match("^%s*(.-)%s*$")
@@ -107,15 +132,19 @@ function parse.check(input)
   return info
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- thin_ls
 
 local THIN_LS_DEFAULT = {"DEV", "MAPPED", "CREATE_TIME", "SNAP_TIME"}
 -- fields printed as human-readable sizes
-local HUMAN_FIELDS = {MAPPED = true, EXCLUSIVE = true, SHARED = true}
+-- (HIGHEST_MAPPED, 1.x only, is the last mapped byte, inclusive)
+local HUMAN_FIELDS = {MAPPED = true, EXCLUSIVE = true, SHARED = true, HIGHEST_MAPPED = true}
 
-local BINARY_UNITS = {B = 1, KiB = 2^10, MiB = 2^20, GiB = 2^30, TiB = 2^40, PiB = 2^50, EiB = 2^60,
-                      KB = 1e3, MB = 1e6, GB = 1e9, TB = 1e12, PB = 1e15, EB = 1e18}
+-- both generations' spellings: 1.x prints "0b" for nothing, and "Tib"
+-- for tebibytes; 0.9 prints a bare "0"
+local BINARY_UNITS = {B = 1, b = 1, s = 512,
+                      KiB = 2^10, MiB = 2^20, GiB = 2^30, TiB = 2^40, Tib = 2^40, PiB = 2^50, EiB = 2^60,
+                      kB = 1e3, KB = 1e3, MB = 1e6, GB = 1e9, TB = 1e12, PB = 1e15, EB = 1e18}
 
 -- "7040KiB" -> 7208960; a size the tool rounded stays rounded
 local function human_bytes(s)
@@ -200,35 +229,120 @@ function parse.thin_ls(input, fields)
   return rows
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- thin_dump
 
---- Parses thin_dump XML.
+-- What the kernel holds when a dump leaves an attribute out, so both
+-- generations give one shape: 1.x writes `flags` only when needs_check
+-- is set (flags="1") and its restore makes `version` 2 when absent; the
+-- device and mapping fields default as a freshly created thin has them.
+-- `metadata_snap` stays absent (nil) unless a dump names one: only 0.9
+-- prints it, and only when a metadata snapshot is held.
+local THIN_SUPERBLOCK_DEFAULTS = {uuid = "", time = 0, transaction = 0, flags = 0, version = 2}
+local THIN_DEVICE_DEFAULTS = {transaction = 0, creation_time = 0, snap_time = 0}
+
+local function fill_defaults(t, defaults)
+  for k, v in pairs(defaults) do
+    if t[k] == nil then t[k] = v end
+  end
+  return t
+end
+
+-- a <superblock> of a thin dump, with the kernel's defaults filled in
+local function thin_superblock(attrs)
+  local sb = fill_defaults(typed_attrs(attrs, SB_STRINGS), THIN_SUPERBLOCK_DEFAULTS)
+  sb.devices = {}
+  return sb
+end
+
+-- a <device>; a missing mapped_blocks is counted from its mappings when
+-- the device ends (thin_device_end)
+local function thin_device(attrs)
+  local device = fill_defaults(typed_attrs(attrs), THIN_DEVICE_DEFAULTS)
+  device.dev_id = int_attr(attrs, "dev_id", "device")
+  device.mappings = {}
+  return device
+end
+
+local function thin_device_end(device)
+  if device.mapped_blocks == nil then
+    local n = 0
+    for _, m in ipairs(device.mappings) do n = n + m.length end
+    device.mapped_blocks = n
+  end
+end
+
+-- one {origin=, data=, length=, time=} from a <range_mapping> or a
+-- <single_mapping> (length 1); `time` is 0 when absent
+local function thin_mapping(name, attrs)
+  local time = attrs.time and int_attr(attrs, "time", name) or 0
+  if name == "range_mapping" then
+    return {origin = int_attr(attrs, "origin_begin", name), data = int_attr(attrs, "data_begin", name),
+            length = int_attr(attrs, "length", name), time = time}
+  end
+  return {origin = int_attr(attrs, "origin_block", name), data = int_attr(attrs, "data_block", name),
+          length = 1, time = time}
+end
+
+-- appends mapping `m` to `list`, joined to the last one when it carries
+-- the same run on (next origin and data block, same time): 0.9 prints a
+-- run as one mapping, 1.x splits it where a shared subtree (<def>) ends,
+-- and the kernel holds per-block mappings either way
+local function append_mapping(list, m)
+  local last = list[#list]
+  if last and last.origin + last.length == m.origin and last.data + last.length == m.data
+      and last.time == m.time then
+    last.length = last.length + m.length
+  else
+    list[#list + 1] = m
+  end
+end
+
+-- appends copies of the mappings of the <def> a <ref> names (1.x writes
+-- subtrees shared between devices, a snapshot and its origin, once as a
+-- <def> and a <ref> where each device uses it), so every device lists
+-- all its mappings whatever the generation
+local function expand_ref(defs, name, list)
+  local shared = defs[name or ""]
+  if not shared then
+    errors.raise("DmpdError", "parse_thin_dump: <ref> to unknown <def> '" .. tostring(name) .. "'")
+  end
+  for _, m in ipairs(shared) do
+    append_mapping(list, {origin = m.origin, data = m.data, length = m.length, time = m.time})
+  end
+end
+
+--- Parses thin_dump XML of either generation into one shape.
 -- Returns {uuid=, time=, transaction=, flags=, version=, data_block_size=,
--- nr_data_blocks=, devices = {{dev_id=, mapped_blocks=, transaction=,
--- creation_time=, snap_time=, mappings = {{origin=, data=, length=,
--- time=}, ...}}, ...}}. Single mappings have length 1. Shared-subtree
--- <def>/<ref> elements (newer tools) are expanded in place. Reads through
--- the streaming reader (sts.dmpd.stream); `input` may also be an open file.
+-- nr_data_blocks=, [metadata_snap=], devices = {{dev_id=, mapped_blocks=,
+-- transaction=, creation_time=, snap_time=, mappings = {{origin=, data=,
+-- length=, time=}, ...}}, ...}}. Single mappings have length 1; shared
+-- <def>/<ref> subtrees are expanded in place; a mapping that carries on
+-- the run before it is joined to it; absent attributes get the kernel's
+-- defaults (flags 0, version 2, times and transactions 0, mapped_blocks
+-- counted). Reads through the streaming reader (sts.dmpd.stream), which
+-- expands and joins; `input` may also be an open file.
 -- @tparam string|table|file input the dump (text, CommandResult or file)
 -- @treturn table the superblock with its devices and their mappings
 function parse.thin_dump(input)
-  local sb, maps, n
+  local sb, device, maps, n
   stream.read(input, function(_, origin, data, length, time)
     n = n + 1
     maps[n] = {origin = origin, data = data, length = length, time = time}
   end, function(name, a)
     if name == "superblock" then
-      sb = typed_attrs(a, SB_STRINGS)
-      sb.devices = {}
+      sb = thin_superblock(a)
     else  -- a device: its mappings follow
-      local device = typed_attrs(a)
-      maps, n = {}, 0
-      device.mappings = maps
+      need_superblock(sb, "parse_thin_dump")
+      device = thin_device(a)
+      maps, n = device.mappings, 0
       sb.devices[#sb.devices + 1] = device
     end
+  end, function()
+    if device then thin_device_end(device) end
+    device = nil
   end)
-  return sb
+  return need_superblock(sb, "parse_thin_dump")
 end
 
 --- Parses thin_dump XML into the same tables as `thin_dump`, through the
@@ -240,54 +354,37 @@ function parse.thin_dump_tree(input)
   local text = text_of(input, "parse_thin_dump")
   local sb, device, def
   local defs = {}
-  local function target()
-    return def or device
-  end
   xml.each(text, function(name, a)
     if name == "superblock" then
-      sb = typed_attrs(a, SB_STRINGS)
-      sb.devices = {}
+      sb = thin_superblock(a)
     elseif name == "device" then
       need_superblock(sb, "parse_thin_dump")
-      device = typed_attrs(a)
-      device.dev_id = int_attr(a, "dev_id", name)
-      device.mappings = {}
+      device = thin_device(a)
       sb.devices[#sb.devices + 1] = device
     elseif name == "def" then
       def = {}
       defs[a.name or ""] = def
     elseif name == "range_mapping" or name == "single_mapping" then
-      local t = target()
-      if not t then errors.raise("DmpdError", "parse_thin_dump: <" .. name .. "> outside a device") end
-      local m
-      if name == "range_mapping" then
-        m = {origin = int_attr(a, "origin_begin", name), data = int_attr(a, "data_begin", name),
-             length = int_attr(a, "length", name), time = int_attr(a, "time", name)}
-      else
-        m = {origin = int_attr(a, "origin_block", name), data = int_attr(a, "data_block", name),
-             length = 1, time = int_attr(a, "time", name)}
-      end
-      local list = def or device.mappings
-      list[#list + 1] = m
+      local list = def or (device and device.mappings)
+      if not list then errors.raise("DmpdError", "parse_thin_dump: <" .. name .. "> outside a device") end
+      append_mapping(list, thin_mapping(name, a))
     elseif name == "ref" then
-      local shared = defs[a.name or ""]
-      if not shared then
-        errors.raise("DmpdError", "parse_thin_dump: <ref> to unknown <def> '" .. tostring(a.name) .. "'")
-      end
       local list = def or (device and device.mappings)
       if not list then errors.raise("DmpdError", "parse_thin_dump: <ref> outside a device") end
-      for _, m in ipairs(shared) do
-        list[#list + 1] = {origin = m.origin, data = m.data, length = m.length, time = m.time}
-      end
+      expand_ref(defs, a.name, list)
     end
   end, function(name)
-    if name == "device" then device = nil
-    elseif name == "def" then def = nil end
+    if name == "device" and device then
+      thin_device_end(device)
+      device = nil
+    elseif name == "def" then
+      def = nil
+    end
   end)
   return need_superblock(sb, "parse_thin_dump")
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- cache_dump
 
 --- Parses cache_dump XML.
@@ -319,10 +416,11 @@ function parse.cache_dump(input)
   return need_superblock(sb, "parse_cache_dump")
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- era_dump
 
---- Parses era_dump XML (plain or --logical).
+--- Parses era_dump XML.
+-- Plain or `--logical`.
 -- Returns {uuid=, block_size=, nr_blocks=, current_era=,
 -- writesets = {{era=, nr_bits=, blocks = {set block numbers, ascending}}},
 -- era_array = {{block=, era=}, ...}}. Only non-default entries are listed:
@@ -357,12 +455,13 @@ function parse.era_dump(input)
   return need_superblock(sb, "parse_era_dump")
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- thin_delta
 
 local DELTA_KINDS = {same = true, different = true, left_only = true, right_only = true}
 
---- Parses thin_delta XML (plain or --verbose).
+--- Parses thin_delta XML.
+-- Plain or `--verbose`.
 -- Returns the superblock fields plus {left=, right=, ranges = {{type=
 -- "same"|"different"|"left_only"|"right_only", begin=, length=, and with
 -- --verbose data_begin= or left_data_begin=/right_data_begin=}, ...},
@@ -396,7 +495,7 @@ function parse.thin_delta(input)
   return need_superblock(sb, "parse_thin_delta")
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- era_invalidate, thin_rmap
 
 --- Parses era_invalidate XML: a list of {begin=, length=} block ranges
@@ -431,7 +530,7 @@ function parse.thin_rmap(input)
   return rows
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- metadata sizes
 
 -- sectors per unit; lower case letters are powers of 1024, upper case of
@@ -469,15 +568,22 @@ function parse.metadata_size(input)
   errors.raise("DmpdError", "parse_metadata_size: no size in the output: " .. text:sub(1, 200))
 end
 
---- Parses `--version` output: returns the version string ("0.9.0") and its
--- numeric parts (major, minor, patch), or nil when there is none.
+--- Parses `-V`/`--version` output of either generation ("0.9.0", or a
+-- tool name first: "thin_check 1.1.0").
+-- @tparam string|CommandResult input the output
+-- @treturn table|nil {major=, minor=, patch= (integers; patch 0 when not
+-- printed), text= (the version word as printed, "1.0.0-rc1" kept whole)},
+-- or nil when the output holds no version
 function parse.version(input)
   local text = text_of(input, "parse_version")
-  local v = text:match("(%d+%.%d+%.%d+)") or text:match("(%d+%.%d+)")
-  if not v then return nil end
-  local major, minor, patch = v:match("^(%d+)%.(%d+)%.?(%d*)$")
-  return v, math.tointeger(tonumber(major)), math.tointeger(tonumber(minor)),
-         math.tointeger(tonumber(patch ~= "" and patch or "0"))
+  for word in text:gmatch("%S+") do
+    local major, minor, patch = word:match("^v?(%d+)%.(%d+)%.?(%d*)")
+    if major then
+      return {major = math.tointeger(tonumber(major)), minor = math.tointeger(tonumber(minor)),
+              patch = math.tointeger(tonumber(patch ~= "" and patch or "0")), text = word}
+    end
+  end
+  return nil
 end
 
 parse.is_result = command.is_result

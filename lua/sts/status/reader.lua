@@ -5,18 +5,23 @@
 -- Internal to sts.status; the public API is in sts.status.
 
 local errors = require "sts.errors"
+local words = require "sts.words"
 
 local M = {}
 
-local Reader = {}
-Reader.__index = Reader
+local Reader = words.class()
 
--- How a status text is quoted inside an error message (cut when long, so a
--- multipath status with hundreds of paths does not flood the message).
 local function quote(text)
   if #text > 160 then text = text:sub(1, 157) .. "..." end
   return string.format("%q", text)
 end
+
+--- A status text quoted for an error message.
+-- Cut when long, so a multipath status with hundreds of paths does not
+-- flood the message.
+-- @function quote
+-- @tparam string text
+-- @treturn string
 M.quote = quote
 
 --- Raises a ValueError about the status text of `target_type`.
@@ -27,48 +32,22 @@ end
 
 --- A reader over the whitespace-separated words of `text`.
 function M.new(target_type, text)
-  local words = {}
-  for w in text:gmatch("%S+") do words[#words + 1] = w end
-  return setmetatable({type = target_type, text = text, words = words, pos = 1}, Reader)
+  return words.reader(Reader, text, {type = target_type, text = text})
 end
 
 function Reader:fail(fmt, ...)
   M.fail(self.type, self.text, fmt, ...)
 end
 
---- True while words are left.
-function Reader:more()
-  return self.pos <= #self.words
-end
-
---- The next word without taking it (nil at the end).
-function Reader:peek()
-  return self.words[self.pos]
-end
-
 --- Takes the next word; raises naming `what` when the text ended early.
 function Reader:word(what)
-  local w = self.words[self.pos]
+  local w = self:next_word()
   if w == nil then self:fail("missing %s (the text ends after %d words)", what, #self.words) end
-  self.pos = self.pos + 1
   return w
 end
 
--- The largest integer as a decimal string: longer or greater digit strings
--- do not fit a Lua integer, and would silently turn into floats.
-local MAX = string.format("%d", math.maxinteger)
-
-local function to_integer(digits)
-  digits = digits:gsub("^0+(%d)", "%1")
-  if #digits > #MAX or (#digits == #MAX and digits > MAX) then return nil, "too large" end
-  return math.tointeger(tonumber(digits))
-end
-
 --- Parses a non-negative decimal integer word; nil and why when it is not one.
-function M.integer(word)
-  if not word:match("^%d+$") then return nil, "not a non-negative integer" end
-  return to_integer(word)
-end
+M.integer = words.integer
 
 --- The integer a word spells, or nil (a plain function, for words already taken).
 function Reader.integer_of(word)
@@ -122,12 +101,10 @@ end
 --- Takes a count n and then n words, returned as a list.
 function Reader:counted(what)
   local n = self:integer("number of " .. what)
-  local left = #self.words - self.pos + 1
-  if n > left then
-    self:fail("%d %s announced but only %d words follow", n, what, left)
+  local list = self:next_words(n)
+  if list == nil then
+    self:fail("%d %s announced but only %d words follow", n, what, self:left())
   end
-  local list = {}
-  for i = 1, n do list[i] = self:word(what) end
   return list
 end
 
@@ -148,7 +125,7 @@ end
 --- Raises when words are left over (a status longer than its type's format).
 function Reader:finish()
   if self:more() then
-    self:fail("unexpected %q after the last field", table.concat(self.words, " ", self.pos))
+    self:fail("unexpected %q after the last field", self:rest())
   end
 end
 

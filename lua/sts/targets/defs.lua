@@ -5,7 +5,7 @@
 -- fields one after another, its own build(p, out) and parse(r).
 -- normalize(p, cx), when present, fills defaults that depend on other
 -- fields and checks what spans several fields; it runs for both forms.
--- doc is the kernel's argument syntax, for the reader.
+-- The "args:" comment in each is the kernel's argument syntax.
 -- Constructor-argument syntax follows the kernel's
 -- Documentation/admin-guide/device-mapper/*.rst and drivers/md/dm-*.c.
 -- Internal to sts.targets.
@@ -40,12 +40,14 @@ local atom_list = K.atoms()
 
 def {
   name = "LinearTarget", type = "linear",
-  doc = "<device> <offset>",
+  -- args: <device> <offset>
   fields = {F("device", K.device), F("offset", K.uint, {default = 0})},
 }
 
-def {name = "ErrorTarget", type = "error", doc = "(no arguments)", fields = {}}
-def {name = "ZeroTarget", type = "zero", doc = "(no arguments)", fields = {}}
+-- args: (no arguments)
+def {name = "ErrorTarget", type = "error", fields = {}}
+-- args: (no arguments)
+def {name = "ZeroTarget", type = "zero", fields = {}}
 
 -- striped ---------------------------------------------------------------------
 
@@ -71,7 +73,7 @@ end
 
 def {
   name = "StripedTarget", type = "striped",
-  doc = "<#stripes> <chunk_size> [<device> <offset>]+",
+  -- args: <#stripes> <chunk_size> [<device> <offset>]+
   fields = {F("chunk_size", K.uint), F("stripes", legs)},
   build = function(p, out)
     out[#out + 1] = K.int_word(#p.stripes)
@@ -102,8 +104,7 @@ end
 
 def {
   name = "DelayTarget", type = "delay",
-  doc = "<device> <offset> <delay> [<write_device> <write_offset> <write_delay>"
-    .. " [<flush_device> <flush_offset> <flush_delay>]]",
+  -- args: <device> <offset> <delay> [<write_device> <write_offset> <write_delay> [<flush_device> <flush_offset> <flush_delay>]]
   fields = {
     F("device", K.device), F("offset", K.uint, {default = 0}), F("delay", K.uint),
     F("write", delay_leg, OPTIONAL), F("flush", delay_leg, OPTIONAL),
@@ -121,7 +122,7 @@ def {
 
 def {
   name = "FlakeyTarget", type = "flakey",
-  doc = "<device> <offset> <up> <down> [<#features> <feature>*]",
+  -- args: <device> <offset> <up> <down> [<#features> <feature>*]
   fields = {
     F("device", K.device), F("offset", K.uint, {default = 0}),
     F("up", K.uint), F("down", K.uint),
@@ -136,7 +137,7 @@ def {
 
 def {
   name = "DustTarget", type = "dust",
-  doc = "<device> <offset> <block_size (bytes)>",
+  -- args: <device> <offset> <block_size (bytes)>
   fields = {F("device", K.device), F("offset", K.uint, {default = 0}), F("block_size", K.uint, {default = 512})},
 }
 
@@ -170,8 +171,7 @@ end
 
 def {
   name = "MultipathTarget", type = "multipath",
-  doc = "<#features> <feature>* <#hw_handler_args> [<hw_handler> <arg>*] <#groups> <initial_group>"
-    .. " [<selector> <#selector_args> <arg>* <#paths> <#path_args> [<device> <arg>*]+]*",
+  -- args: <#features> <feature>* <#hw_handler_args> [<hw_handler> <arg>*] <#groups> <initial_group> [<selector> <#selector_args> <arg>* <#paths> <#path_args> [<device> <arg>*]+]*
   fields = {
     F("features", mpath_features, {default = {}}),
     F("hw_handler", K.word, OPTIONAL),
@@ -261,7 +261,7 @@ def {
 
 def {
   name = "ThinPoolTarget", type = "thin-pool",
-  doc = "<metadata_dev> <data_dev> <block_size> <low_water_mark> [<#features> <feature>*]",
+  -- args: <metadata_dev> <data_dev> <block_size> <low_water_mark> [<#features> <feature>*]
   fields = {
     F("metadata_dev", K.device), F("data_dev", K.device),
     F("block_size", K.uint), F("low_water_mark", K.uint, {default = 0}),
@@ -276,7 +276,7 @@ def {
 
 def {
   name = "ThinTarget", type = "thin",
-  doc = "<pool_dev> <dev_id> [<external_origin_dev>]",
+  -- args: <pool_dev> <dev_id> [<external_origin_dev>]
   fields = {F("pool_dev", K.device), F("dev_id", K.uint), F("external_origin_dev", K.device, OPTIONAL)},
 }
 
@@ -284,8 +284,7 @@ def {
 
 def {
   name = "CacheTarget", type = "cache",
-  doc = "<metadata_dev> <cache_dev> <origin_dev> <block_size> <#features> <feature>*"
-    .. " <policy> <#policy_args> <policy_arg>*",
+  -- args: <metadata_dev> <cache_dev> <origin_dev> <block_size> <#features> <feature>* <policy> <#policy_args> <policy_arg>*
   fields = {
     F("metadata_dev", K.device), F("cache_dev", K.device), F("origin_dev", K.device),
     F("block_size", K.uint),
@@ -297,13 +296,13 @@ def {
 
 def {
   name = "EraTarget", type = "era",
-  doc = "<metadata_dev> <origin_dev> <block_size>",
+  -- args: <metadata_dev> <origin_dev> <block_size>
   fields = {F("metadata_dev", K.device), F("origin_dev", K.device), F("block_size", K.uint)},
 }
 
 def {
   name = "WritecacheTarget", type = "writecache",
-  doc = "<p|s> <origin_dev> <cache_dev> <block_size (bytes)> <#options> <option>*",
+  -- args: <p|s> <origin_dev> <cache_dev> <block_size (bytes)> <#options> <option>*
   fields = {
     F("cache_type", K.choice {"s", "p"}, {default = "s"}),
     F("origin_dev", K.device), F("cache_dev", K.device),
@@ -327,13 +326,13 @@ local snapshot_fields = {
   F("chunk_size", K.uint),
   F("features", K.features {}, OPTIONAL),
 }
-local snapshot_doc = "<origin> <cow> <P|PO|N> <chunk_size> [<#features> <feature>*]"
+-- snapshot, snapshot-merge args: <origin> <cow> <P|PO|N> <chunk_size> [<#features> <feature>*]
 
-def {name = "SnapshotTarget", type = "snapshot", doc = snapshot_doc, fields = snapshot_fields}
-def {name = "SnapshotMergeTarget", type = "snapshot-merge", doc = snapshot_doc, fields = snapshot_fields}
+def {name = "SnapshotTarget", type = "snapshot", fields = snapshot_fields}
+def {name = "SnapshotMergeTarget", type = "snapshot-merge", fields = snapshot_fields}
 def {
   name = "SnapshotOriginTarget", type = "snapshot-origin",
-  doc = "<origin>",
+  -- args: <origin>
   fields = {F("origin", K.device)},
 }
 
@@ -341,7 +340,7 @@ def {
 
 def {
   name = "CryptTarget", type = "crypt",
-  doc = "<cipher> <key> <iv_offset> <device> <offset> [<#options> <option>*]",
+  -- args: <cipher> <key> <iv_offset> <device> <offset> [<#options> <option>*]
   fields = {
     F("cipher", K.word), F("key", K.word), F("iv_offset", K.uint, {default = 0}),
     F("device", K.device), F("offset", K.uint, {default = 0}),
@@ -351,7 +350,7 @@ def {
 
 def {
   name = "IntegrityTarget", type = "integrity",
-  doc = "<device> <reserved_sectors> <tag_size|-> <D|J|B|R|I> <#options> <option>*",
+  -- args: <device> <reserved_sectors> <tag_size|-> <D|J|B|R|I> <#options> <option>*
   fields = {
     F("device", K.device), F("offset", K.uint, {default = 0}),
     F("tag_size", K.uint_or_dash, {default = "-"}),
@@ -362,8 +361,7 @@ def {
 
 def {
   name = "VerityTarget", type = "verity",
-  doc = "<version> <data_dev> <hash_dev> <data_block_size> <hash_block_size> <num_data_blocks>"
-    .. " <hash_start_block> <algorithm> <digest> <salt> [<#options> <option>*]",
+  -- args: <version> <data_dev> <hash_dev> <data_block_size> <hash_block_size> <num_data_blocks> <hash_start_block> <algorithm> <digest> <salt> [<#options> <option>*]
   fields = {
     F("version", K.uint, {default = 1}),
     F("data_dev", K.device), F("hash_dev", K.device),
@@ -394,7 +392,7 @@ local raid_member = {F("metadata", K.device_or_dash, {default = "-"}), F("data",
 
 def {
   name = "RaidTarget", type = "raid",
-  doc = "<raid_type> <#params> <chunk_size> [<param>]* <#devices> [<metadata_dev|-> <data_dev|->]+",
+  -- args: <raid_type> <#params> <chunk_size> [<param>]* <#devices> [<metadata_dev|-> <data_dev|->]+
   fields = {
     F("raid_type", K.word), F("chunk_size", K.uint),
     F("features", raid_features, {default = {}}),
@@ -434,7 +432,7 @@ local log_flags = K.features {}
 
 def {
   name = "MirrorTarget", type = "mirror",
-  doc = "<log_type> <#log_args> <log_arg>* <#mirrors> [<device> <offset>]+ [<#features> <feature>*]",
+  -- args: <log_type> <#log_args> <log_arg>* <#mirrors> [<device> <offset>]+ [<#features> <feature>*]
   fields = {
     F("log_type", K.word, {default = "core"}),
     F("log_device", K.device, OPTIONAL),
@@ -506,13 +504,13 @@ def {
 
 def {
   name = "LogWritesTarget", type = "log-writes",
-  doc = "<device> <log_device>",
+  -- args: <device> <log_device>
   fields = {F("device", K.device), F("log_device", K.device)},
 }
 
 def {
   name = "UnstripedTarget", type = "unstriped",
-  doc = "<num_stripes> <chunk_size> <stripe> <device> <offset>",
+  -- args: <num_stripes> <chunk_size> <stripe> <device> <offset>
   fields = {
     F("num_stripes", K.uint), F("chunk_size", K.uint), F("stripe", K.uint),
     F("device", K.device), F("offset", K.uint, {default = 0}),
@@ -524,6 +522,136 @@ def {
   end,
 }
 
+
+-- switch, ebs, zoned, clone, vdo (6.12's targets, and ebs and clone that
+-- Debian's kernels leave out) ---------------------------------------------------
+
+local switch_args = K.features {count = "always"}
+
+def {
+  name = "SwitchTarget", type = "switch",
+  doc = "<num_paths> <region_size> <num_optional_args> [<optional_args>...] [<dev_path> <offset>]+",
+  fields = {
+    F("region_size", K.uint),
+    F("features", switch_args, {default = {}}),
+    F("paths", legs),
+  },
+  build = function(p, out)
+    out[#out + 1] = K.int_word(#p.paths)
+    out[#out + 1] = K.int_word(p.region_size)
+    switch_args.emit(p.features, out)
+    emit_legs(p.paths, out)
+  end,
+  parse = function(r)
+    local n = r:uint("number of paths")
+    local p = {region_size = r:uint("region_size")}
+    p.features = switch_args.read(r, "features")
+    p.paths = read_legs(r, n, "paths")
+    return p
+  end,
+}
+
+def {
+  name = "EbsTarget", type = "ebs",
+  doc = "<dev path> <offset> <emulated sector size> [<underlying sector size>]",
+  fields = {
+    F("device", K.device), F("offset", K.uint, {default = 0}),
+    F("emulated_sector_size", K.uint), F("underlying_sector_size", K.uint, OPTIONAL),
+  },
+}
+
+def {
+  name = "ZonedTarget", type = "zoned",
+  doc = "<zoned block dev> | <regular dev> <zoned block dev>+ (formatted by dmzadm)",
+  fields = {F("devices", K.list_of({F("device", K.device)}, {min = 1, coerce = K.bare_device_as("device")}))},
+  build = function(p, out)
+    for _, d in ipairs(p.devices) do out[#out + 1] = d.device end
+  end,
+  parse = function(r)
+    local p = {devices = {}}
+    if r:left() == 0 then r:fail("zoned needs at least one device") end
+    while r:left() > 0 do
+      p.devices[#p.devices + 1] = {device = r:word("devices[" .. (#p.devices + 1) .. "]")}
+    end
+    return p
+  end,
+}
+
+local clone_features = K.features {}
+local clone_core = K.atoms {even = true}
+
+def {
+  name = "CloneTarget", type = "clone",
+  doc = "<metadata dev> <destination dev> <source dev> <region size>"
+    .. " [<#feature args> [<feature arg>]* [<#core args> [<core arg>]*]]",
+  fields = {
+    F("metadata_dev", K.device), F("dest_dev", K.device), F("source_dev", K.device),
+    F("region_size", K.uint),
+    F("features", clone_features, OPTIONAL),
+    F("core_args", clone_core, OPTIONAL),
+  },
+  normalize = function(p)
+    -- core args come after the feature count: write "0" features for them
+    if p.core_args and not p.features then p.features = {} end
+  end,
+  build = function(p, out)
+    for _, k in ipairs {"metadata_dev", "dest_dev", "source_dev"} do out[#out + 1] = p[k] end
+    out[#out + 1] = K.int_word(p.region_size)
+    clone_features.emit(p.features, out)
+    if p.core_args then clone_core.emit(p.core_args, out) end
+  end,
+  parse = function(r)
+    local p = {metadata_dev = r:word("metadata_dev"), dest_dev = r:word("dest_dev"),
+               source_dev = r:word("source_dev"), region_size = r:uint("region_size")}
+    p.features = clone_features.read(r, "features")
+    if r:left() > 0 then p.core_args = clone_core.read(r, "core_args") end
+    return p
+  end,
+}
+
+-- vdo's optional parameters are key/value pairs with no count word
+local vdo_options = K.atoms {even = true}
+
+def {
+  name = "VdoTarget", type = "vdo",
+  doc = "V4 <storage device> <storage device size (4096-byte blocks)> <minimum I/O size>"
+    .. " <block map cache size (blocks)> <block map era length> [<key> <value>]*",
+  fields = {
+    F("version", K.choice {"V4", "V2", "V0"}, {default = "V4"}),
+    F("storage_dev", K.device), F("storage_blocks", K.uint),
+    F("minimum_io_size", K.uint, {default = 4096}),
+    F("block_map_cache_blocks", K.uint, {default = 32768}),
+    F("block_map_era_length", K.uint, {default = 16380}),
+    F("options", vdo_options, {default = {}}),
+  },
+  normalize = function(p, cx)
+    if p.minimum_io_size ~= 512 and p.minimum_io_size ~= 4096 then
+      bad(cx, "minimum_io_size", "must be 512 or 4096 (bytes), got %d", p.minimum_io_size)
+    end
+  end,
+  build = function(p, out)
+    out[#out + 1] = p.version
+    out[#out + 1] = p.storage_dev
+    for _, k in ipairs {"storage_blocks", "minimum_io_size", "block_map_cache_blocks", "block_map_era_length"} do
+      out[#out + 1] = K.int_word(p[k])
+    end
+    emit_atoms(p.options, out)
+  end,
+  parse = function(r)
+    local p = {version = r:word("version")}
+    if p.version ~= "V4" and p.version ~= "V2" and p.version ~= "V0" then
+      r:fail("vdo's first argument must be its table version (V4), got " .. p.version)
+    end
+    p.storage_dev = r:word("storage_dev")
+    p.storage_blocks = r:uint("storage_blocks")
+    p.minimum_io_size = r:uint("minimum_io_size")
+    p.block_map_cache_blocks = r:uint("block_map_cache_blocks")
+    p.block_map_era_length = r:uint("block_map_era_length")
+    if r:left() % 2 ~= 0 then r:fail("vdo's optional parameters must be key/value pairs") end
+    p.options = read_atoms(r, r:left(), "options")
+    return p
+  end,
+}
 -- the default positional build and parse ---------------------------------------------------------
 
 for _, d in ipairs(defs) do

@@ -9,27 +9,41 @@
 -- Internal to sts.targets; the public API is in sts.targets.
 
 local errors = require "sts.errors"
+local words = require "sts.words"
 
 local M = {}
 
 local function raise(fmt, ...)
-  errors.raise("ValueError", string.format(fmt, ...))
+  errors.raisef("ValueError", fmt, ...)
 end
+
+--- Raises a ValueError with a formatted message.
+-- @function raise
+-- @tparam string fmt a string.format format, then its arguments
 M.raise = raise
 
--- How a value is shown inside an error message.
 local function show(value)
   if type(value) == "string" then return string.format("%q", value) end
   return tostring(value)
 end
+
+--- How a value is shown inside an error message (strings quoted).
+-- @function show
+-- @param value any value
+-- @treturn string
 M.show = show
 
 local function bad(cx, path, fmt, ...)
   raise("%s: field '%s' %s", cx.where, path, string.format(fmt, ...))
 end
+
+--- Raises a ValueError about field `path` of the target being read.
+-- @function bad
+-- @tparam table cx the reading context (`cx.where` names the target)
+-- @tparam string path the field ("stripes[2].device")
+-- @tparam string fmt a string.format format, then its arguments
 M.bad = bad
 
--- Integers written out the way the kernel reads them (never "1e+20" or "2.0").
 local function int_word(n)
   return string.format("%d", n)
 end
@@ -49,19 +63,27 @@ function M.atom(word)
   return canonical_int(word) or word
 end
 
---- An integral number as an integer (2048.0 -> 2048), or nil.
 local function as_integer(value)
   if math.type(value) == "integer" then return value end
   if math.type(value) == "float" then return math.tointeger(value) end
   return nil
 end
+
+--- An integral number as an integer (2048.0 gives 2048), or nil.
+-- @function as_integer
+-- @param value any value
+-- @treturn integer|nil
 M.as_integer = as_integer
 
--- A non-empty string with no whitespace, NUL or other control characters:
--- one word of a table line.
 local function is_word(s)
   return type(s) == "string" and s ~= "" and not s:find("[%s%c]")
 end
+
+--- True for one word of a table line.
+-- A non-empty string with no whitespace, NUL or other control character.
+-- @function is_word
+-- @param s any value
+-- @treturn boolean
 M.is_word = is_word
 
 -- devices -------------------------------------------------------------------
@@ -499,35 +521,29 @@ end
 
 -- reading args ---------------------------------------------------------------
 
-local Reader = {}
-Reader.__index = Reader
+local Reader = words.class()
 
 --- A reader over the words of a raw args string; errors name the target
 -- type and the args.
 function M.reader(type_name, args)
-  local words = {}
-  for w in args:gmatch("%S+") do words[#words + 1] = w end
-  return setmetatable({words = words, pos = 1, type = type_name, args = args}, Reader)
+  return words.reader(Reader, args, {type = type_name, args = args})
 end
 
 function Reader:fail(msg)
   raise("%s target args %s: %s", self.type, show(self.args), msg)
 end
 
-function Reader:left()
-  return #self.words - self.pos + 1
-end
-
 function Reader:word(what)
-  local w = self.words[self.pos]
+  local w = self:next_word()
   if w == nil then self:fail("missing " .. what) end
-  self.pos = self.pos + 1
   return w
 end
 
 function Reader:as_uint(w, what)
-  local n = w:match("^%d+$") and math.tointeger(tonumber(w))
-  if not n then self:fail(string.format("%s must be a non-negative integer, got %s", what, show(w))) end
+  local n, why = words.integer(w)
+  if not n then
+    self:fail(string.format("%s must be a non-negative integer, got %s (%s)", what, show(w), why))
+  end
   return n
 end
 
@@ -537,13 +553,12 @@ end
 
 --- Takes the next n words, which a count in the args announced.
 function Reader:take(n, what)
-  local left = self:left()
-  if n > left then
+  local out = self:next_words(n)
+  if out == nil then
+    local left = self:left()
     self:fail(string.format("%s: the count says %d but only %d word%s follow%s", what, n,
       left, left == 1 and "" or "s", left == 1 and "s" or ""))
   end
-  local out = table.move(self.words, self.pos, self.pos + n - 1, 1, {})
-  self.pos = self.pos + n
   return out
 end
 
@@ -555,9 +570,14 @@ end
 function Reader:finish()
   if self:left() > 0 then
     self:fail("unexpected extra argument" .. (self:left() == 1 and "" or "s") .. " "
-      .. show(table.concat(self.words, " ", self.pos)))
+      .. show(self:rest()))
   end
 end
 
+
+--- An integer written the way the kernel reads it (never "1e+20" or "2.0").
+-- @function int_word
+-- @tparam integer n
+-- @treturn string
 M.int_word = int_word
 return M
