@@ -7,12 +7,11 @@ local dmpd = require("sts.dmpd")
 
 local M = {}
 
---- "0.9" or "1.x", from `thin_check --version` of the tools in effect.
+--- "0.9" or "1.x", from the version of the tools in effect.
 function M.current()
-  local r = dmpd.tool("thin_check"):version()
-  local major = tonumber(((r.stdout or "") .. " " .. (r.stderr or "")):match("(%d+)%.%d+"))
-  assert(major, "cannot tell the tools' version: " .. tostring(r.stdout) .. tostring(r.stderr))
-  return major >= 1 and "1.x" or "0.9"
+  local v, r = dmpd.version()
+  assert(v, "cannot tell the tools' version: " .. tostring(r and r.stderr))
+  return v.major >= 1 and "1.x" or "0.9"
 end
 
 return M
