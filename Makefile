@@ -181,8 +181,8 @@ bench-host: all
 	$(STSLUA) scripts/bench/host.lua $(BENCH_HOST_ARGS)
 
 bench: deps all bench-floor bench-host
-	scripts/sts-vm --timeout $(BENCH_TIMEOUT) --build $(BENCH_DIR) $(BENCH_VM_ARGS) \
-	  run scripts/bench/run.lua $(BENCH_ARGS)
+	STS_VM_EXTRA_PROGRAMS=/usr/bin/fio scripts/sts-vm --timeout $(BENCH_TIMEOUT) --build $(BENCH_DIR) \
+	  $(BENCH_VM_ARGS) run scripts/bench/run.lua $(BENCH_ARGS)
 	scripts/bench/guest-start.sh $(BENCH_GUEST_ROUNDS) -- $(BENCH_VM_ARGS)
 
 bench-profile: deps all
