@@ -109,12 +109,32 @@ function M.dmpd_argv(data)
   if okp then check(word:sub(1, 1) ~= "-", "a positional name never starts with '-'") end
 end
 
---- The XML reader and the thin/cache/era dump parsers on the same bytes.
+-- every call the streaming thin_dump reader makes, and how it ends
+local function thin_dump_calls(data, fast)
+  local calls = {}
+  local ok, err = pcall(require("sts.dmpd.stream").read, data, function(...)
+    calls[#calls + 1] = table.concat({...}, ",")
+  end, function(name, attrs)
+    local kv = {}
+    for k, v in pairs(attrs) do kv[#kv + 1] = k .. "=" .. v end
+    table.sort(kv)
+    calls[#calls + 1] = name .. " " .. table.concat(kv, " ")
+  end, function(name)
+    calls[#calls + 1] = "/" .. name
+  end, fast)
+  calls[#calls + 1] = ok and "ok" or tostring(err)
+  return table.concat(calls, "\n")
+end
+
+--- The XML reader and the thin/cache/era dump parsers on the same bytes;
+-- the streaming reader's fast path must read them exactly as expat alone.
 function M.xml(data)
   expect_clean("xml.tree", xml.tree, data)
   expect_clean("parse_thin_dump", dmpd.parse_thin_dump, data)
   expect_clean("parse_cache_dump", dmpd.parse_cache_dump, data)
   expect_clean("parse_era_dump", dmpd.parse_era_dump, data)
+  check(thin_dump_calls(data, true) == thin_dump_calls(data, false),
+        "the thin_dump reader's fast path reads as expat alone")
 end
 
 --- The text parsers of the other tools' output.
