@@ -4,6 +4,7 @@
 #   make check      install deps, build, run every test (host tier + kernel tier in the sandbox)
 #   make demo       install deps, build, run an example storage test script
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make doc        the reference (LDoc, config.ld) as HTML into build/doc/
 #   make asan       the same build with AddressSanitizer + UBSan, into build-asan/
 
 PREFIX  ?= /usr/local
@@ -18,25 +19,35 @@ CC      ?= gcc
 WARN    := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 CFLAGS  ?= -O2 -g
 SAN     ?=
+# LUA_CFLAGS, DM_CFLAGS and DM_LIBS come from pkg-config unless given (the
+# rockspec passes LuaRocks' include and library directories)
+LUA_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags $(LUA_PC))
+DM_CFLAGS  ?= $(shell $(PKG_CONFIG) --cflags devmapper 2>/dev/null)
 ALL_CFLAGS  = $(CFLAGS) $(SAN) $(WARN) -std=gnu11 -fPIC -D_GNU_SOURCE \
-              $(shell $(PKG_CONFIG) --cflags $(LUA_PC)) -Isrc
+              $(LUA_CFLAGS) $(DM_CFLAGS) -Isrc
 LDFLAGS ?=
-DM_LIBS   := $(shell $(PKG_CONFIG) --libs devmapper 2>/dev/null || echo -ldevmapper)
+DM_LIBS   ?= $(shell $(PKG_CONFIG) --libs devmapper 2>/dev/null || echo -ldevmapper)
 LUA_LIBS  := $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null || echo -llua5.4)
 READLINE_LIBS := -lreadline
 EXPAT_LIBS := $(shell $(PKG_CONFIG) --libs expat 2>/dev/null || echo -lexpat)
 
-LMOD_DIR = $(PREFIX)/share/lua/5.4
-CMOD_DIR = $(PREFIX)/lib/$(shell gcc -print-multiarch 2>/dev/null)/lua/5.4
-# the places pkg-config names for this Lua, moved under PREFIX
+# Where stock lua5.4 looks. PREFIX=/usr: the directories pkg-config names
+# for this Lua (Debian's multiarch ones). Any other PREFIX: Lua's own layout
+# below it (luaconf.h's PREFIX/share/lua/5.4 and PREFIX/lib/lua/5.4), which
+# for the default /usr/local is on lua5.4's built-in package.path/cpath.
+# Both can be set on the command line (LMOD_DIR=... CMOD_DIR=...).
 PC_LMOD := $(shell $(PKG_CONFIG) --variable=INSTALL_LMOD $(LUA_PC) 2>/dev/null)
 PC_CMOD := $(shell $(PKG_CONFIG) --variable=INSTALL_CMOD $(LUA_PC) 2>/dev/null)
-ifneq ($(PC_LMOD),)
-LMOD_DIR = $(PREFIX)$(patsubst /usr%,%,$(PC_LMOD))
+ifeq ($(patsubst %/,%,$(PREFIX)),/usr)
+LMOD_DIR ?= $(or $(PC_LMOD),/usr/share/lua/5.4)
+CMOD_DIR ?= $(or $(PC_CMOD),/usr/lib/$(shell $(CC) -print-multiarch 2>/dev/null)/lua/5.4)
+else
+LMOD_DIR ?= $(PREFIX)/share/lua/5.4
+CMOD_DIR ?= $(PREFIX)/lib/lua/5.4
 endif
-ifneq ($(PC_CMOD),)
-CMOD_DIR = $(PREFIX)$(patsubst /usr%,%,$(PC_CMOD))
-endif
+BINDIR ?= $(PREFIX)/bin
+# the suite runner, installed beside stslua when the tree has it
+STS_TEST := $(wildcard scripts/sts-test)
 
 CORE_SRCS := $(filter-out src/stslua.c,$(wildcard src/*.c))
 CORE_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
@@ -46,7 +57,7 @@ HEADERS   := $(wildcard src/*.h)
 STSLUA  := $(BUILD)/stslua
 COREMOD := $(BUILD)/sts/core.so
 
-.PHONY: all deps check check-host demo install uninstall clean asan
+.PHONY: all deps check check-host demo install uninstall clean asan suite doc
 
 all: $(STSLUA) $(COREMOD)
 
@@ -80,19 +91,34 @@ check-host: all
 demo: deps all
 	@scripts/demo
 
+# make suite: every regression scenario of scripts/suites/ in one sandbox
+# guest (SUITE=scripts/suites/thin for one family, or a scenario file;
+# SUITE_ARGS=--quick for the subset make check runs)
+SUITE         ?= scripts/suites
+SUITE_ARGS    ?=
+SUITE_TIMEOUT ?= 3000
+suite: deps all
+	scripts/sts-vm --timeout $(SUITE_TIMEOUT) run scripts/suites/run.lua $(SUITE_ARGS) $(SUITE)
+
 asan:
 	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" CFLAGS="-O1 -g" all
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(CMOD_DIR)/sts $(DESTDIR)$(LMOD_DIR)/sts
-	install -m 0755 $(STSLUA) $(DESTDIR)$(PREFIX)/bin/stslua
-	install -m 0755 scripts/sts-test $(DESTDIR)$(PREFIX)/bin/sts-test
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(CMOD_DIR)/sts $(DESTDIR)$(LMOD_DIR)/sts
+	install -m 0755 $(STSLUA) $(DESTDIR)$(BINDIR)/stslua
+	$(if $(STS_TEST),install -m 0755 $(STS_TEST) $(DESTDIR)$(BINDIR)/sts-test)
 	install -m 0755 $(COREMOD) $(DESTDIR)$(CMOD_DIR)/sts/core.so
 	cd lua && for f in $$(find sts -name '*.lua'); do \
 	  install -D -m 0644 "$$f" "$(DESTDIR)$(LMOD_DIR)/$$f" || exit 1; done
 
+# LDoc reads the doc comments of lua/sts (config.ld) and writes HTML;
+# build/doc/index.html lists the modules
+doc:
+	rm -rf $(BUILD)/doc
+	ldoc -c config.ld -d $(BUILD)/doc .
+
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/stslua $(DESTDIR)$(PREFIX)/bin/sts-test $(DESTDIR)$(CMOD_DIR)/sts/core.so
+	rm -f $(DESTDIR)$(BINDIR)/stslua $(DESTDIR)$(BINDIR)/sts-test $(DESTDIR)$(CMOD_DIR)/sts/core.so
 	rm -rf $(DESTDIR)$(LMOD_DIR)/sts
 
 clean:
@@ -155,8 +181,8 @@ bench-host: all
 	$(STSLUA) scripts/bench/host.lua $(BENCH_HOST_ARGS)
 
 bench: deps all bench-floor bench-host
-	scripts/sts-vm --timeout $(BENCH_TIMEOUT) --build $(BENCH_DIR) $(BENCH_VM_ARGS) \
-	  run scripts/bench/run.lua $(BENCH_ARGS)
+	STS_VM_EXTRA_PROGRAMS=/usr/bin/fio scripts/sts-vm --timeout $(BENCH_TIMEOUT) --build $(BENCH_DIR) \
+	  $(BENCH_VM_ARGS) run scripts/bench/run.lua $(BENCH_ARGS)
 	scripts/bench/guest-start.sh $(BENCH_GUEST_ROUNDS) -- $(BENCH_VM_ARGS)
 
 bench-profile: deps all

@@ -38,16 +38,24 @@ describe("concurrency #kernel", function()
   it("two processes churn 100 devices each while listing", function()
     kernel.need_dm(pending)
     local dir = run.tmpdir()
-    finally(function() run.rmtree(dir) end)
+    finally(function()
+      run.rmtree(dir)
+      require("sts.dm").sweep("ststest-cc-")  -- what a failed worker left
+    end)
     run.write_file(dir .. "/worker.lua", WORKER)
-    local stslua = run.stslua_path()
-    local sh = ('"%s" "%s/worker.lua" a 100 > "%s/a.out" 2>&1 & '
-             .. '"%s" "%s/worker.lua" b 100 > "%s/b.out" 2>&1 & wait')
-             :format(stslua, dir, dir, stslua, dir, dir)
-    local r = run.run({"/bin/sh", "-c", sh}, {timeout = 600})
-    assert.are.equal(0, r.rc)
+    -- the shell only starts both and collects each one's exit status
+    -- (a bare `wait` would return 0 whatever they did); every path is an
+    -- argument, not part of the script
+    local sh = [[
+"$1" "$2/worker.lua" a 100 > "$2/a.out" 2>&1 & a=$!
+"$1" "$2/worker.lua" b 100 > "$2/b.out" 2>&1 & b=$!
+wait "$a"; echo "a=$?"
+wait "$b"; echo "b=$?"]]
+    local r = run.run({"/bin/sh", "-c", sh, "sh", run.stslua_path(), dir}, {timeout = 600})
+    assert.are.equal(0, r.rc, r.stderr)
     for _, tag in ipairs({"a", "b"}) do
-      local out = run.read_file(dir .. "/" .. tag .. ".out")
+      local out = run.read_file(dir .. "/" .. tag .. ".out") or ""
+      assert.are.equal(tag .. "=0", r.stdout:match(tag .. "=%d+"), "worker " .. tag .. " failed:\n" .. out)
       assert.matches("done " .. tag .. " made=100 listed=%d+ races=%d+", out)
     end
     for name in pairs(devs.kernel_names()) do

@@ -2,6 +2,7 @@
 
 local dmpd = require("sts.dmpd")
 local errors = require("sts.errors")
+local time = require("sts.time")
 local proc = require("sts.core").proc
 local h = require("fixtures.dmpd.helpers")
 
@@ -418,9 +419,9 @@ describe("sts.dmpd running", function()
   it("kills a hung tool on timeout and says so", function()
     -- a stand-in for a hung thin_check: sleep(1) run under its name
     dmpd.set_tool_path("thin_check", assert(proc.which("sleep")))
-    local t0 = os.time()
+    local t0 = time.now_ms()
     local r = dmpd.thin_check("30", {timeout = 0.5})
-    assert.is_true(os.time() - t0 < 5)
+    assert.is_true(time.now_ms() - t0 < 5000)
     assert.is_true(r.timed_out)
     assert.is_true(r.failed)
     assert.is_false(r.succeeded)

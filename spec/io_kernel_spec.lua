@@ -201,6 +201,24 @@ describe("scsi_debug disks #kernel", function()
     assert.is_true((sio.verify_pattern(sd, {seed = 4})))
   end)
 
+  it("times out the commands it is told to ignore; the SCSI layer retries them", function()
+    kernel.need_dm(pending)
+    local sd <close> = testkit.scsi_debug{size_mb = 4}
+    local dir = "/sys/block/" .. sd.name .. "/device/"
+    write_file(dir .. "timeout", "2")   -- seconds, instead of 30
+    assert.is_true(sio.write_pattern(sd, {seed = 6}))
+    -- the SCSI layer's count of commands that timed out, printed as 0x...
+    local function timed_out() return assert(tonumber(read_file(dir .. "iotmo_cnt"))) end
+    local timeouts = timed_out()
+    sd:inject{every_nth = 3, opts = {"timeout"}}
+    -- every third command is dropped: it times out, is aborted and retried
+    assert.is_true((sio.verify_pattern(sd, {seed = 6})))
+    sd:clear()
+    local after = timed_out()
+    assert.is_true(after > timeouts, ("iotmo_cnt %s -> %s"):format(timeouts, after))
+    assert.are.equal("running", (read_file(dir .. "state") or ""):gsub("%s", ""))
+  end)
+
   it("gives several disks from the one module, each with its own data", function()
     kernel.need_dm(pending)
     local sd <close> = testkit.scsi_debug{size_mb = 4, disks = 3}

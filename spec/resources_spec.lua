@@ -7,6 +7,7 @@
 -- memory held back by the sanitizer is not mistaken for growth.
 local kernel = require "helpers.kernel"
 local run = require "helpers.run"
+local time = require "sts.time"
 
 local CYCLER = [[
 local dm = require "sts.dm"
@@ -50,11 +51,11 @@ describe("resource bounds #kernel", function()
     local dir = run.tmpdir()
     finally(function() run.rmtree(dir) end)
     run.write_file(dir .. "/cycle.lua", CYCLER)
-    local t0 = os.time()
+    local t0 = time.now_ms()
     local r = run.stslua({dir .. "/cycle.lua", tostring(n)}, {timeout = 3000,
       env = {ASAN_OPTIONS = "quarantine_size_mb=0:detect_leaks=1:halt_on_error=1"}})
     assert.are.equal(0, r.rc, r.stderr)
-    print(("\n%s wall=%ds"):format(r.stdout:gsub("\n$", ""), os.time() - t0))
+    print(("\n%s wall=%.1fs"):format(r.stdout:gsub("\n$", ""), (time.now_ms() - t0) / 1000))
     local rss0, rss1, fd0, fd1, heap0, heap1 = r.stdout:match(
       "rss_before=(%d+) rss_after=(%d+) fds_before=(%d+) fds_after=(%d+) heap_before=(%d+) heap_after=(%d+)")
     assert.is_string(rss0, r.stdout)

@@ -21,18 +21,17 @@ local devs = require "helpers.devices"
 local write_at, read_at = devs.write_at, devs.read_at
 
 describe("the sandbox kernel #kernel", function()
+  after_each(function() devs.cleanup() end)
+
   it("maps a linear device onto a loop device at the target's offset", function()
     kernel.need_dm(pending)
     local dm = require "sts.dm"
-    local loop = require "sts.loop"
 
-    local lo = loop.create{size_mb = 8}
-    finally(function() lo:remove() end)
+    local lo = devs.loop(8)
     -- 1 MiB of the loop device, starting 2 MiB in
     local offset, length = 4096, 2048
-    local name = string.format("ststest-smoke-%d", os.time())
-    local dev = dm.create(name, dm.LinearTarget{start = 0, size = length, device = lo.path, offset = offset})
-    finally(function() dev:remove() end)
+    local dev = dm.create(devs.name("smoke"),
+      dm.LinearTarget{start = 0, size = length, device = lo.path, offset = offset})
     assert.are.equal(length * SECTOR, dev.size)
 
     local at, count = 100, 16
@@ -43,6 +42,7 @@ describe("the sandbox kernel #kernel", function()
     -- and not at the unshifted place: the offset is the kernel's doing
     assert.are_not.equal(data, read_at(lo.path, at * SECTOR, #data))
     assert.are.equal(data, read_at(dev.path, at * SECTOR, #data))
+    assert.is_true(dev:remove())
   end)
 
   it("has every device-mapper target of the sandbox loaded", function()
@@ -79,15 +79,13 @@ describe("the sandbox kernel #kernel", function()
     kernel.need_dm(pending)
     if os.getenv("STS_IN_VM") ~= "1" then pending("only checked inside scripts/sts-vm") end
     local proc = require("sts.core").proc
-    local loop = require "sts.loop"
     -- each must start (a missing shared library gives 127) and know itself
     for _, argv in ipairs{{"thin_check", "-V"}, {"cache_check", "-V"}, {"era_check", "-V"},
         {"mkfs.ext4", "-V"}, {"e2fsck", "-V"}} do
       local r = assert(proc.run(argv, {timeout = 60}))
       assert.are.equal(0, r.rc, table.concat(argv, " ") .. ": " .. r.stderr)
     end
-    local lo = loop.create{size_mb = 8}
-    finally(function() lo:remove() end)
+    local lo = devs.loop(8)
     local r = assert(proc.run({"mkfs.ext4", "-q", "-F", lo.path}, {timeout = 120}))
     assert.are.equal(0, r.rc, r.stderr)
     r = assert(proc.run({"e2fsck", "-fn", lo.path}, {timeout = 120}))

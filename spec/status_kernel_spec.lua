@@ -6,6 +6,7 @@ local guard = require "sts.busted"
 local dm = require "sts.dm"
 local core = require "sts.core"
 local kernel = require "helpers.kernel"
+local devs = require "helpers.devices"
 
 local MiB = 1024 * 1024
 
@@ -24,22 +25,12 @@ end
 local function devt(d) return d.major .. ":" .. d.minor end
 
 describe("typed status from the kernel #kernel", function()
+  -- devices a test makes over the kit's fixtures come from a devs.scope()
+  -- declared after the fixtures (so it closes first); cleanup() catches
+  -- whatever a failed close left
+  after_each(function() devs.cleanup() end)
   guard.guard()
-
-  -- Devices a test makes with dm.create, removed newest first when the
-  -- holder closes: declare it after the fixtures they sit on, so it
-  -- closes before them.
-  local Made = {}
-  Made.__index = Made
-  Made.__close = function(self)
-    for i = #self, 1, -1 do self[i]:remove() end
-  end
-  function Made:create(tag, tbl)
-    local d = dm.create(testkit.prefix .. tag, tbl)
-    self[#self + 1] = d
-    return d
-  end
-  local function devices() return setmetatable({}, Made) end
+  local devices = devs.scope
 
   -- d:status_table(), checked against dm.parse_status of the raw rows
   -- (read a moment apart, so counters may move: same fields, same types)

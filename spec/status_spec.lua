@@ -554,8 +554,8 @@ describe("sts.status", function()
 
   describe("unknown target types", function()
     it("give the type and the raw text", function()
-      assert.same({type = "vdo", raw = "/dev/sdb normal - online online 1234 5678"},
-        status.parse("vdo", " /dev/sdb normal - online online 1234 5678 "))
+      assert.same({type = "sts-unknown", raw = "/dev/sdb normal - online online 1234 5678"},
+        status.parse("sts-unknown", " /dev/sdb normal - online online 1234 5678 "))
       assert.same({type = "my-target", raw = ""}, status.parse("my-target", ""))
     end)
   end)
@@ -820,8 +820,9 @@ describe("sts.status", function()
         assert.is_not_nil(by_name[n], n)
       end
       assert.equal("clone", by_name["clone"].type)
-      assert.equal("8 136/4096 8 0/256 256/256 1 no_hydration 2 hydration_threshold 1 hydration_batch_size 1 rw",
-        by_name["clone"].raw)
+      assert.same({256, 0, {"no_hydration"}, {hydration_threshold = 1, hydration_batch_size = 1}, "rw"},
+        {by_name["clone"].total_regions, by_name["clone"].hydrating_regions, by_name["clone"].features,
+         by_name["clone"].core_args, by_name["clone"].mode})
     end)
   end)
 end)

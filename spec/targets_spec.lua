@@ -182,6 +182,33 @@ local cases = {
     fields = {size = 33552384, device = "/dev/vdb1", block_size = 4096},
     args = "/dev/vdb1 0 4096",
     line = "0 33552384 dust 252:17 0 512"},
+  {class = "SwitchTarget", type = "switch",
+    fields = {size = 16384, region_size = 64, paths = {{device = "7:0"}, {device = "7:1", offset = 8}}},
+    args = "2 64 0 7:0 0 7:1 8",
+    params = {start = 0, size = 16384, region_size = 64, features = {},
+              paths = {{device = "7:0", offset = 0}, {device = "7:1", offset = 8}}},
+    line = "0 16384 switch 2 64 0 7:0 0 7:1 0"},
+  {class = "EbsTarget", type = "ebs",
+    fields = {size = 2048, device = "7:0", emulated_sector_size = 8},
+    args = "7:0 0 8",
+    params = {start = 0, size = 2048, device = "7:0", offset = 0, emulated_sector_size = 8},
+    line = "0 2048 ebs 7:0 0 8 1"},
+  {class = "ZonedTarget", type = "zoned",
+    fields = {size = 2048, devices = {"8:0"}},
+    args = "8:0",
+    params = {start = 0, size = 2048, devices = {{device = "8:0"}}},
+    line = "0 2048 zoned 7:0 8:16"},
+  {class = "CloneTarget", type = "clone",
+    fields = {size = 2048, metadata_dev = "7:0", dest_dev = "7:1", source_dev = "7:2", region_size = 8},
+    args = "7:0 7:1 7:2 8",
+    params = {start = 0, size = 2048, metadata_dev = "7:0", dest_dev = "7:1", source_dev = "7:2", region_size = 8},
+    line = "0 2048 clone 7:0 7:1 7:2 8 1 no_hydration 4 hydration_threshold 1 hydration_batch_size 1"},
+  {class = "VdoTarget", type = "vdo",
+    fields = {size = 2097152, storage_dev = "7:0", storage_blocks = 262144},
+    args = "V4 7:0 262144 4096 32768 16380",
+    params = {start = 0, size = 2097152, version = "V4", storage_dev = "7:0", storage_blocks = 262144,
+              minimum_io_size = 4096, block_map_cache_blocks = 32768, block_map_era_length = 16380, options = {}},
+    line = "0 2097152 vdo V4 /dev/dm-1 262144 4096 32768 16380 compression on"},
 }
 
 describe("sts.targets seed contract", function()
@@ -270,9 +297,9 @@ describe("sts.targets constructors", function()
   end
 
   it("has a typed class for every kernel target type", function()
-    local want = {"cache", "crypt", "delay", "dust", "era", "error", "flakey", "integrity", "linear",
-      "log-writes", "mirror", "multipath", "raid", "snapshot", "snapshot-merge", "snapshot-origin",
-      "striped", "thin", "thin-pool", "unstriped", "verity", "writecache", "zero"}
+    local want = {"cache", "clone", "crypt", "delay", "dust", "ebs", "era", "error", "flakey", "integrity",
+      "linear", "log-writes", "mirror", "multipath", "raid", "snapshot", "snapshot-merge", "snapshot-origin",
+      "striped", "switch", "thin", "thin-pool", "unstriped", "vdo", "verity", "writecache", "zero", "zoned"}
     assert.are.same(want, targets.types())
     for _, name in ipairs(want) do
       assert.are.equal("function", type(targets.classes[name]))
@@ -610,7 +637,7 @@ describe("sts.targets tables", function()
     "2048 1024 thin-pool 7:1 7:0 128 0 1 skip_block_zeroing",
     "3072 1024 multipath 0 0 1 1 round-robin 0 2 1 8:32 1000 8:48 1000",
     "4096 512 error",
-    "4608 512 switch 2 128 0 7:0 0 7:1 0",
+    "4608 512 sts-unknown 2 128 0 7:0 0 7:1 0",
   }, "\n")
 
   it("parses a kernel table into typed targets and formats it back", function()
@@ -622,7 +649,7 @@ describe("sts.targets tables", function()
       "sts.DmTarget"}, names)
     assert.are.equal(2048, list[2].start)
     assert.are.equal("", list[4].args)
-    assert.are.equal("switch", list[5].type)
+    assert.are.equal("sts-unknown", list[5].type)
     assert.are.equal(kernel_table, targets.format_table(list))
     assert.are.equal(5120, targets.check_table(list))
     assert.are.same({}, targets.parse_table(""))

@@ -256,6 +256,32 @@ describe("sts.testkit fixtures #kernel", function()
     assert.are.same({}, kit_devices())
     assert.is_true(pool.removed)
   end)
+
+  it("cleanup() removes every live fixture and then has nothing left to do", function()
+    kernel.need_dm(pending)
+    local los = testkit.loop_devices(1, 4)
+    local lin = testkit.linear(los[1])
+    local name = lin.dev.dm_name
+    assert.is_true(exists(name))
+    assert.are.same({}, testkit.cleanup())
+    assert.is_false(exists(name))
+    assert.is_false(attached(los[1].path))
+    assert.are.same({}, testkit.leaks())
+    assert.are.same({}, testkit.cleanup())
+  end)
+
+  it("the guard's check passes over devices that were there before its snapshot", function()
+    kernel.need_dm(pending)
+    local los <close> = testkit.loop_devices(1, 4)
+    local lin <close> = testkit.linear(los[1])
+    local before = guard.snapshot()
+    local kinds = {}
+    for _, leak in ipairs(before) do kinds[leak.kind] = (kinds[leak.kind] or 0) + 1 end
+    assert.are.same({dm = 1, loop = 1}, kinds)
+    assert.is_true(guard.check(before))
+    assert.is_true(exists(lin.dev.dm_name))  -- and it left them alone
+    assert.is_true(attached(los[1].path))
+  end)
 end)
 
 describe("sts.testkit faults and waiting #kernel", function()

@@ -11,6 +11,9 @@
 **   - the REPL uses GNU readline, prompts "stslua> " / "stslua>> ", keeps
 **     its history in a file when stdin is a terminal, and has the global
 **     `sts` = require "sts";
+**   - in the REPL, Tab completes globals, fields and methods (sts.repl),
+**     results print through sts.inspect (tables as sorted literals, sts
+**     objects as summaries), and Ctrl-C at the prompt cancels the line;
 **   - `--help` and `--version` (ours; `-v` stays Lua's);
 **   - an error object with __tostring gets a traceback too.
 */
@@ -20,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,6 +51,10 @@
 #define HISTORY_KEY     "stslua.history"   /* registry: path of that file */
 
 #define LINE_BOX        "stslua.line"      /* metatable of a readline buffer */
+#define FORMAT_KEY      "stslua.format"    /* registry: sts.repl.format */
+
+/* what pushline and multiline give besides a line: Ctrl-C at the prompt */
+#define LINE_CANCELLED  (-2)
 
 /* error messages of incomplete chunks end with this */
 #define EOF_MARK        "<eof>"
@@ -55,7 +63,7 @@
 ** The interpreter's state that must be reachable from a signal handler or
 ** from the message printer; everything else lives in the Lua state.
 */
-static lua_State *signal_L = NULL;      /* state the SIGINT hook goes to */
+static lua_State *globalL = NULL;      /* state the SIGINT hook goes to */
 static const char *progname = PROGNAME; /* prefix of messages; NULL in REPL */
 
 
@@ -63,7 +71,7 @@ static const char *progname = PROGNAME; /* prefix of messages; NULL in REPL */
 ** Messages
 ** --------------------------------------------------------------------- */
 
-static void message (const char *pname, const char *msg) {
+static void l_message (const char *pname, const char *msg) {
   if (pname != NULL) fprintf(stderr, "%s: ", pname);
   fprintf(stderr, "%s\n", msg);
   fflush(stderr);
@@ -74,11 +82,11 @@ static int report (lua_State *L, int status) {
   if (status != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
     if (msg != NULL) {
-      message(progname, msg);
+      l_message(progname, msg);
       lua_pop(L, 1);
     }
     else {  /* only errors raised outside docall can get here */
-      message(progname, lua_pushfstring(L, "(error object is a %s value)",
+      l_message(progname, lua_pushfstring(L, "(error object is a %s value)",
                                         luaL_typename(L, -1)));
       lua_pop(L, 2);
     }
@@ -123,7 +131,7 @@ static void print_help (void) {
 }
 
 /* `-v`: exactly Lua's line */
-static void print_lua_version (void) {
+static void print_version (void) {
   fputs(LUA_COPYRIGHT "\n", stdout);
   fflush(stdout);
 }
@@ -133,7 +141,7 @@ static void print_lua_version (void) {
 ** Running chunks
 ** --------------------------------------------------------------------- */
 
-static void set_signal (int sig, void (*handler)(int)) {
+static void setsignal (int sig, void (*handler)(int)) {
   struct sigaction sa;
   sa.sa_handler = handler;
   sa.sa_flags = 0;
@@ -142,7 +150,7 @@ static void set_signal (int sig, void (*handler)(int)) {
 }
 
 /* Hook set at a SIGINT: stops the running Lua code with an error. */
-static void interrupt_hook (lua_State *L, lua_Debug *ar) {
+static void lstop (lua_State *L, lua_Debug *ar) {
   (void)ar;
   lua_sethook(L, NULL, 0, 0);
   luaL_error(L, "interrupted!");
@@ -153,9 +161,9 @@ static void interrupt_hook (lua_State *L, lua_Debug *ar) {
 ** Lua state beyond setting a hook; the hook raises the error. A second
 ** Ctrl-C before the hook runs kills the process.
 */
-static void on_sigint (int sig) {
-  set_signal(sig, SIG_DFL);
-  lua_sethook(signal_L, interrupt_hook,
+static void laction (int sig) {
+  setsignal(sig, SIG_DFL);
+  lua_sethook(globalL, lstop,
               LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
 }
 
@@ -183,10 +191,10 @@ static int docall (lua_State *L, int narg, int nres) {
   int base = lua_gettop(L) - narg;
   lua_pushcfunction(L, msghandler);
   lua_insert(L, base);
-  signal_L = L;
-  set_signal(SIGINT, on_sigint);
+  globalL = L;
+  setsignal(SIGINT, laction);
   status = lua_pcall(L, narg, nres, base);
-  set_signal(SIGINT, SIG_DFL);
+  setsignal(SIGINT, SIG_DFL);
   lua_remove(L, base);
   return status;
 }
@@ -370,8 +378,192 @@ static int free_line_box (lua_State *L) {
   return 0;
 }
 
+/* ---- reading a line: Ctrl-C cancels it ---- */
+
+/* set by the SIGINT handler of the prompt */
+static volatile sig_atomic_t prompt_interrupted = 0;
+
+/* the line readline's callback handed over, and whether it did */
+static char *taken_line = NULL;
+static int line_taken = 0;
+
+static void prompt_sigint (int sig) {
+  (void)sig;
+  prompt_interrupted = 1;
+}
+
+/* readline's line handler: NULL at end of input */
+static void take_line (char *line) {
+  taken_line = line;
+  line_taken = 1;
+  rl_callback_handler_remove();  /* no new prompt before the caller's */
+}
+
+/* Throws away the line being edited after a Ctrl-C, shows "^C" and
+** leaves the cursor at the start of a fresh line. */
+static void cancel_line (void) {
+  FILE *out = rl_outstream != NULL ? rl_outstream : stdout;
+  rl_point = rl_end;  /* "^C" after all of the text */
+  rl_redisplay();
+  fputs("^C", out);
+  fflush(out);
+  rl_crlf();
+  rl_replace_line("", 1);
+  rl_free_line_state();
+  rl_callback_sigcleanup();
+  rl_callback_handler_remove();
+}
+
+/*
+** lua.c's hook: reads a line into *line (malloc'ed, NULL at end of input)
+** after showing `prompt`; returns 1 for a line, 0 at end of input and
+** LINE_CANCELLED for a Ctrl-C. Readline's callback interface keeps the
+** signal out of readline: SIGINT is blocked except while pselect waits
+** for input, so the handler only sets a flag that the loop sees.
+*/
+static int lua_readline (const char *prompt, char **line) {
+  struct sigaction sa, old_action;
+  sigset_t sigint, old_mask;
+  int fd, result = 0;
+  *line = NULL;
+  taken_line = NULL;
+  line_taken = 0;
+  prompt_interrupted = 0;
+  sigemptyset(&sigint);
+  sigaddset(&sigint, SIGINT);
+  sigprocmask(SIG_BLOCK, &sigint, &old_mask);
+  sa.sa_handler = prompt_sigint;
+  sa.sa_flags = 0;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old_action);
+  rl_callback_handler_install(prompt, take_line);
+  fd = fileno(rl_instream != NULL ? rl_instream : stdin);
+  for (;;) {
+    fd_set readable;
+    FD_ZERO(&readable);
+    FD_SET(fd, &readable);
+    if (pselect(fd + 1, &readable, NULL, NULL, NULL, &old_mask) < 0) {
+      if (errno != EINTR) {  /* input gone: as at its end */
+        rl_callback_handler_remove();
+        break;
+      }
+      if (prompt_interrupted) {
+        cancel_line();
+        result = LINE_CANCELLED;
+        break;
+      }
+      continue;
+    }
+    rl_callback_read_char();
+    if (line_taken) {
+      *line = taken_line;
+      result = (taken_line != NULL);
+      break;
+    }
+  }
+  sigaction(SIGINT, &old_action, NULL);
+  sigprocmask(SIG_SETMASK, &old_mask, NULL);
+  return result;
+}
+
+/* ---- Tab: completion through sts.repl.complete ---- */
+
+/* the state of the REPL, for the completion hook */
+static lua_State *replL = NULL;
+
+/* complete(word): require("sts.repl").complete(word); run under lua_pcall */
+static int completions (lua_State *L) {
+  const char *word = (const char *)lua_touserdata(L, 1);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "sts.repl");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "complete");
+  lua_pushstring(L, word);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+static void free_matches (char **matches) {
+  char **m;
+  if (matches == NULL) return;
+  for (m = matches; *m != NULL; m++) free(*m);
+  free(matches);
+}
+
+/*
+** Readline's list of matches from the list of strings at `idx`: their
+** common prefix first (what replaces the word), then each match; NULL
+** when there is none or memory ran out.
+*/
+static char **matches_of (lua_State *L, int idx) {
+  size_t n = lua_rawlen(L, idx), i, count = 0, common = 0;
+  char **matches;
+  if (n == 0 || n > ((size_t)-1) / sizeof(char *) - 2) return NULL;
+  matches = calloc(n + 2, sizeof(char *));
+  if (matches == NULL) return NULL;
+  for (i = 1; i <= n; i++) {
+    size_t len;
+    const char *s;
+    if (lua_rawgeti(L, idx, (lua_Integer)i) == LUA_TSTRING) {
+      s = lua_tolstring(L, -1, &len);
+      matches[count + 1] = strndup(s, len);
+      if (matches[count + 1] == NULL) {
+        lua_pop(L, 1);
+        free_matches(matches);
+        return NULL;
+      }
+      if (count == 0) common = len;
+      else {
+        size_t j = 0;
+        while (j < common && matches[1][j] == s[j]) j++;
+        common = j;
+      }
+      count++;
+    }
+    lua_pop(L, 1);
+  }
+  if (count == 0) {
+    free(matches);
+    return NULL;
+  }
+  matches[0] = strndup(matches[1], common);
+  if (matches[0] == NULL) {
+    matches[0] = matches[1];  /* so free_matches frees them all */
+    matches[1] = NULL;
+    for (i = 2; i <= count; i++) free(matches[i]);
+    free_matches(matches);
+    return NULL;
+  }
+  if (count == 1) {  /* the prefix is the match: readline wants it once */
+    free(matches[1]);
+    matches[1] = NULL;
+  }
+  return matches;
+}
+
+/* readline's attempted-completion hook: Lua words, never file names */
+static char **complete_word (const char *text, int start, int end) {
+  lua_State *L = replL;
+  char **matches = NULL;
+  int top;
+  (void)start;
+  (void)end;
+  rl_attempted_completion_over = 1;
+  rl_completion_suppress_append = 1;  /* no space after a name */
+  if (L == NULL || !lua_checkstack(L, 4)) return NULL;
+  top = lua_gettop(L);
+  lua_pushcfunction(L, completions);
+  lua_pushlightuserdata(L, (void *)text);
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1))
+    matches = matches_of(L, lua_gettop(L));
+  lua_settop(L, top);
+  return matches;
+}
+
+/* ---- the loop ---- */
+
 /* Pushes the prompt: _PROMPT / _PROMPT2 through tostring, or ours. */
-static const char *push_prompt (lua_State *L, int firstline) {
+static const char *get_prompt (lua_State *L, int firstline) {
   if (lua_getglobal(L, firstline ? "_PROMPT" : "_PROMPT2") == LUA_TNIL) {
     lua_pop(L, 1);
     lua_pushstring(L, firstline ? PROMPT : PROMPT2);
@@ -386,20 +578,22 @@ static const char *push_prompt (lua_State *L, int firstline) {
 
 /*
 ** Shows the prompt, reads a line and pushes it ("=expr" on a first line
-** becomes "return expr"). Returns 0, pushing nothing, at end of input.
+** becomes "return expr"). Returns 1; 0, pushing nothing, at end of input;
+** LINE_CANCELLED, pushing nothing, at a Ctrl-C.
 ** The malloc'ed line sits in a boxed userdata until freed, so a Lua error
 ** while pushing it cannot leak it.
 */
-static int push_line (lua_State *L, int firstline) {
+static int pushline (lua_State *L, int firstline) {
+  int got;
   char **box = lua_newuserdatauv(L, sizeof(char *), 0);
   *box = NULL;
   luaL_setmetatable(L, LINE_BOX);
-  push_prompt(L, firstline);
-  *box = readline(lua_tostring(L, -1));
+  get_prompt(L, firstline);
+  got = lua_readline(lua_tostring(L, -1), box);
   lua_pop(L, 1);  /* prompt */
-  if (*box == NULL) {
+  if (got != 1) {
     lua_pop(L, 1);  /* box */
-    return 0;
+    return got;
   }
   if (firstline && (*box)[0] == '=')
     lua_pushfstring(L, "return %s", *box + 1);
@@ -472,7 +666,7 @@ static void history_close (lua_State *L) {
 
 /* Compiles the line at index 1 as "return <line>;"; on success replaces
 ** nothing but pushes the function, else leaves the stack as it was. */
-static int try_expression (lua_State *L) {
+static int addreturn (lua_State *L) {
   const char *line = lua_tostring(L, 1);
   const char *code = lua_pushfstring(L, "return %s;", line);
   int status = luaL_loadbuffer(L, code, strlen(code), "=stdin");
@@ -485,27 +679,36 @@ static int try_expression (lua_State *L) {
   return status;
 }
 
-static int ends_with_eof_mark (lua_State *L) {
-  size_t len;
-  const char *msg = lua_tolstring(L, -1, &len);
-  size_t marklen = sizeof(EOF_MARK) - 1;
-  return msg != NULL && len >= marklen &&
-         strcmp(msg + len - marklen, EOF_MARK) == 0;
+/* True when the status is a syntax error at the end of the text (the
+** message on the top): the chunk goes on on the next line. */
+static int incomplete (lua_State *L, int status) {
+  if (status == LUA_ERRSYNTAX) {
+    size_t lmsg;
+    const char *msg = lua_tolstring(L, -1, &lmsg);
+    size_t marklen = sizeof(EOF_MARK) - 1;
+    if (msg != NULL && lmsg >= marklen &&
+        strcmp(msg + lmsg - marklen, EOF_MARK) == 0)
+      return 1;
+  }
+  return 0;
 }
 
 /*
 ** Compiles the text at index 1 as statements, reading continuation lines
-** while it is incomplete. Pushes the function or the error message.
+** while it is incomplete. Pushes the function or the error message, or
+** returns LINE_CANCELLED when a continuation line got a Ctrl-C.
 */
-static int read_statements (lua_State *L) {
+static int multiline (lua_State *L) {
   for (;;) {
     size_t len;
     const char *text = lua_tolstring(L, 1, &len);
     int status = luaL_loadbuffer(L, text, len, "=stdin");
-    if (status != LUA_ERRSYNTAX || !ends_with_eof_mark(L) || !push_line(L, 0)) {
+    int got;
+    if (!incomplete(L, status) || (got = pushline(L, 0)) == 0) {
       remember(L, lua_tostring(L, 1));
       return status;  /* at end of input the syntax error stands */
     }
+    if (got == LINE_CANCELLED) return LINE_CANCELLED;
     lua_remove(L, -2);  /* the "<eof>" message */
     lua_pushliteral(L, "\n");
     lua_insert(L, -2);
@@ -513,27 +716,67 @@ static int read_statements (lua_State *L) {
   }
 }
 
-/* Reads a chunk; pushes its function or an error message; -1 at the end. */
-static int read_chunk (lua_State *L) {
-  int status;
-  lua_settop(L, 0);
-  if (!push_line(L, 1)) return -1;
-  status = try_expression(L);
-  if (status != LUA_OK) status = read_statements(L);
-  lua_remove(L, 1);  /* the text */
-  return status;
+/*
+** Reads a chunk; pushes its function or an error message; -1 at the end.
+** A Ctrl-C drops what was typed of the chunk and prompts again.
+*/
+static int loadline (lua_State *L) {
+  for (;;) {
+    int status;
+    lua_settop(L, 0);
+    status = pushline(L, 1);
+    if (status == 0) return -1;  /* no input */
+    if (status == LINE_CANCELLED) continue;
+    status = addreturn(L);
+    if (status != LUA_OK) status = multiline(L);
+    if (status == LINE_CANCELLED) continue;
+    lua_remove(L, 1);  /* the text */
+    return status;
+  }
 }
 
-/* Prints the values on the stack with the global `print`. */
-static void print_results (lua_State *L) {
+/*
+** Prints the values on the stack with the global `print`, as the text
+** sts.repl.format makes of them (tables and sts objects readable), or as
+** they are when that module could not be loaded.
+*/
+static void l_print (lua_State *L) {
   int n = lua_gettop(L);
   if (n > 0) {
+    int status;
     luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
     lua_getglobal(L, "print");
-    lua_insert(L, 1);
-    if (lua_pcall(L, n, 0, 0) != LUA_OK)
-      message(progname, lua_pushfstring(L, "error calling 'print' (%s)",
+    if (lua_getfield(L, LUA_REGISTRYINDEX, FORMAT_KEY) == LUA_TFUNCTION) {
+      lua_rotate(L, 1, 2);  /* print, format, values */
+      status = lua_pcall(L, n, 1, 0);
+      if (status == LUA_OK) status = lua_pcall(L, 1, 0, 0);
+    }
+    else {
+      lua_pop(L, 1);
+      lua_insert(L, 1);
+      status = lua_pcall(L, n, 0, 0);
+    }
+    if (status != LUA_OK)
+      l_message(progname, lua_pushfstring(L, "error calling 'print' (%s)",
                                         luaL_tolstring(L, -1, NULL)));
+  }
+}
+
+/* sts.repl.format into the registry; without it values print as lua5.4
+** prints them (told once). */
+static void load_formatter (lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "sts.repl");
+  if (docall(L, 1, 1) == LUA_OK) {
+    lua_getfield(L, -1, "format");
+    lua_setfield(L, LUA_REGISTRYINDEX, FORMAT_KEY);
+    lua_pop(L, 1);
+  }
+  else {
+    const char *msg = lua_tostring(L, -1);
+    l_message(NULL, lua_pushfstring(L, "cannot load sts.repl: %s",
+                                    msg != NULL ? msg : "?"));
+    lua_pop(L, 2);
   }
 }
 
@@ -545,13 +788,13 @@ static void load_sts_global (lua_State *L) {
     lua_setglobal(L, "sts");
   else {
     const char *msg = lua_tostring(L, -1);
-    message(NULL, lua_pushfstring(L, "cannot set the global 'sts': %s",
+    l_message(NULL, lua_pushfstring(L, "cannot set the global 'sts': %s",
                                   msg != NULL ? msg : "?"));
     lua_pop(L, 2);
   }
 }
 
-static void dorepl (lua_State *L) {
+static void doREPL (lua_State *L) {
   int status;
   const char *saved_progname = progname;
   progname = NULL;  /* errors in the REPL carry no program name */
@@ -560,17 +803,24 @@ static void dorepl (lua_State *L) {
   lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
   rl_readline_name = PROGNAME;
+  rl_catch_signals = 0;  /* lua_readline handles SIGINT itself */
+  rl_attempted_completion_function = complete_word;
+  /* "." and ":" are part of a word: Tab completes a.b.c and d:method */
+  rl_basic_word_break_characters = " \t\n\"\\'`@$><=;|&{(+-*/%^~#,)}[]!";
+  replL = L;
   history_open(L);
   load_sts_global(L);
-  while ((status = read_chunk(L)) != -1) {
+  load_formatter(L);
+  while ((status = loadline(L)) != -1) {
     if (status == LUA_OK) status = docall(L, 0, LUA_MULTRET);
-    if (status == LUA_OK) print_results(L);
+    if (status == LUA_OK) l_print(L);
     else report(L, status);
   }
   lua_settop(L, 0);
   fputs("\n", stdout);
   fflush(stdout);
   history_close(L);
+  replL = NULL;
   progname = saved_progname;
 }
 
@@ -593,7 +843,7 @@ static void dorepl (lua_State *L) {
 ** options found, or OPT_ERROR with *first at the bad option; otherwise
 ** *first is the index of the script, 0 when there is none.
 */
-static int scan_options (char **argv, int *first) {
+static int collectargs (char **argv, int *first) {
   int opts = 0;
   int i;
   *first = 0;
@@ -637,7 +887,7 @@ static int scan_options (char **argv, int *first) {
 
 /* Runs -e, -l and -W in their order (options before index `end`).
 ** Returns 0 when one of them failed. */
-static int run_options (lua_State *L, char **argv, int end) {
+static int runargs (lua_State *L, char **argv, int end) {
   int i;
   for (i = 1; i < end; i++) {
     int opt = argv[i][1];
@@ -660,7 +910,7 @@ static int run_options (lua_State *L, char **argv, int end) {
 ** interpreter and its options at negative indices. Without a script the
 ** interpreter's name is at 0.
 */
-static void create_arg_table (lua_State *L, char **argv, int argc,
+static void createargtable (lua_State *L, char **argv, int argc,
                               int script) {
   int i;
   lua_createtable(L, argc - script - 1 > 0 ? argc - script - 1 : 0,
@@ -673,7 +923,7 @@ static void create_arg_table (lua_State *L, char **argv, int argc,
 }
 
 /* Pushes arg[1] .. arg[#arg] (the global, as -e or LUA_INIT left it). */
-static int push_script_args (lua_State *L) {
+static int pushargs (lua_State *L) {
   int i, n;
   if (lua_getglobal(L, "arg") != LUA_TTABLE)
     luaL_error(L, "'arg' is not a table");
@@ -685,7 +935,7 @@ static int push_script_args (lua_State *L) {
   return n;
 }
 
-static int run_script (lua_State *L, char **argv) {
+static int handle_script (lua_State *L, char **argv) {
   int status;
   const char *fname = argv[0];
   /* "-" is stdin, unless "--" made it a file name */
@@ -693,14 +943,14 @@ static int run_script (lua_State *L, char **argv) {
     fname = NULL;
   status = luaL_loadfile(L, fname);
   if (status == LUA_OK) {
-    int n = push_script_args(L);
+    int n = pushargs(L);
     status = docall(L, n, LUA_MULTRET);
   }
   return report(L, status);
 }
 
 /* LUA_INIT_5_4, else LUA_INIT: code, or "@file" */
-static int run_lua_init (lua_State *L) {
+static int handle_luainit (lua_State *L) {
   const char *name = "=" INIT_VAR_VERS;
   const char *init = getenv(name + 1);
   if (init == NULL) {
@@ -717,7 +967,7 @@ static int pmain (lua_State *L) {
   int argc = (int)lua_tointeger(L, 1);
   char **argv = (char **)lua_touserdata(L, 2);
   int script;
-  int opts = scan_options(argv, &script);
+  int opts = collectargs(argv, &script);
   int options_end = (script > 0) ? script : argc;
   luaL_checkversion(L);
   if (argv[0] != NULL && argv[0][0] != '\0') progname = argv[0];
@@ -730,7 +980,7 @@ static int pmain (lua_State *L) {
     lua_pushboolean(L, 1);
     return 1;
   }
-  if ((opts & OPT_V) && !(opts & OPT_VERSION)) print_lua_version();
+  if ((opts & OPT_V) && !(opts & OPT_VERSION)) print_version();
   if (opts & OPT_NOENV) {  /* tells package to ignore LUA_PATH etc. */
     lua_pushboolean(L, 1);
     lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
@@ -742,17 +992,17 @@ static int pmain (lua_State *L) {
     lua_pushboolean(L, 1);
     return 1;
   }
-  create_arg_table(L, argv, argc, script);
+  createargtable(L, argv, argc, script);
   lua_gc(L, LUA_GCGEN, 0, 0);
-  if (!(opts & OPT_NOENV) && run_lua_init(L) != LUA_OK) return 0;
-  if (!run_options(L, argv, options_end)) return 0;
-  if (script > 0 && run_script(L, argv + script) != LUA_OK) return 0;
+  if (!(opts & OPT_NOENV) && handle_luainit(L) != LUA_OK) return 0;
+  if (!runargs(L, argv, options_end)) return 0;
+  if (script > 0 && handle_script(L, argv + script) != LUA_OK) return 0;
   if (opts & OPT_I)
-    dorepl(L);
+    doREPL(L);
   else if (script == 0 && !(opts & (OPT_E | OPT_V))) {
     if (isatty(STDIN_FILENO)) {
-      print_lua_version();
-      dorepl(L);
+      print_version();
+      doREPL(L);
     }
     else  /* as in lua5.4, an error here still exits with 0 */
       dofile(L, NULL);
@@ -765,7 +1015,7 @@ int main (int argc, char **argv) {
   int status, ok;
   lua_State *L = luaL_newstate();
   if (L == NULL) {
-    message(argv[0], "cannot create state: not enough memory");
+    l_message(argv[0], "cannot create state: not enough memory");
     return EXIT_FAILURE;
   }
   lua_pushcfunction(L, pmain);

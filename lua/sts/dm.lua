@@ -268,8 +268,15 @@ end
 
 device_mt.__name = "sts.DmDevice"
 -- methods first, then fields kept as they are, then computed ones
-cdm.set_device_index(methods, {dm_name = true, uuid = true, major = true, minor = true,
-  model = true}, getters)
+local plain_fields = {dm_name = true, uuid = true, major = true, minor = true, model = true}
+cdm.set_device_index(methods, plain_fields, getters)
+-- what a DmDevice offers, for the REPL's Tab (its __index is a C function)
+device_mt.__methods = methods
+device_mt.__fields = {}
+for _, set in ipairs({plain_fields, getters}) do
+  for name in pairs(set) do device_mt.__fields[#device_mt.__fields + 1] = name end
+end
+table.sort(device_mt.__fields)
 device_mt.__newindex = function(_, key)
   value_error("DmDevice fields are read-only (tried to set '%s')", tostring(key))
 end
@@ -715,6 +722,20 @@ dm.NAME_MAX = cdm.NAME_MAX
 dm.UUID_MAX = cdm.UUID_MAX
 
 dm.DmDevice = DmDevice
+
+--- Checks a device name against the kernel's limits and returns it.
+-- One to 127 bytes, no '/', NUL or control character, not "." or "..";
+-- raises ValueError naming what is wrong.
+-- @function check_name
+-- @tparam string name the name
+-- @tparam[opt="device name"] string what what the message calls it
+-- @treturn string name
 dm.check_name = check_name
+
+--- The rows the C core loads for a table.
+-- @function table_rows
+-- @param tbl a target, a list of targets, or table text
+-- @treturn {{start=,size=,type=,args=},...} one row per target; raises
+-- ValueError for anything else
 dm.table_rows = table_rows
 return dm

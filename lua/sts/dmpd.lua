@@ -119,7 +119,7 @@ function dmpd.set_tool_path(name_or_dir, path)
   tool_paths[name_or_dir] = path
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- tools
 
 local Tool = {}
@@ -260,6 +260,79 @@ for i, name in ipairs(KNOWN_TOOLS) do
   end
 end
 
+-- One function per known tool: dmpd.NAME(device_or_file, opts) is
+-- dmpd.tool("NAME"):run(device_or_file, opts), a CommandResult (see
+-- Tool:run for the options and the run controls).
+
+--- Checks cache metadata on a device or file.
+-- @function cache_check
+
+--- Dumps cache metadata as XML (`output_file` or stdout).
+-- @function cache_dump
+
+--- Repairs cache metadata: `{input=, output=}`.
+-- @function cache_repair
+
+--- Writes cache metadata from XML: `{input=, output=}`.
+-- @function cache_restore
+
+--- Sizes cache metadata for a cache of `{block_size=, device_size=}` or `{nr_blocks=}`.
+-- @function cache_metadata_size
+
+--- Checks thin-pool metadata on a device or file.
+-- @function thin_check
+
+--- Dumps thin-pool metadata as XML (`output_file` or stdout).
+-- @function thin_dump
+
+--- Repairs thin-pool metadata: `{input=, output=}`.
+-- @function thin_repair
+
+--- Writes thin-pool metadata from XML: `{input=, output=}`.
+-- @function thin_restore
+
+--- Sizes thin-pool metadata for `{block_size=, pool_size=, max_thins=}`.
+-- @function thin_metadata_size
+
+--- Discards the data blocks no thin maps: `{metadata_dev=, data_dev=}`.
+-- @function thin_trim
+
+--- Lists the thins of thin-pool metadata, `{format=}` naming the columns.
+-- @function thin_ls
+
+--- Shows what differs between two thins: `{snap1=, snap2=}`.
+-- @function thin_delta
+
+--- Checks era metadata on a device or file.
+-- @function era_check
+
+--- Dumps era metadata as XML (`output_file` or stdout).
+-- @function era_dump
+
+--- Repairs era metadata: `{input=, output=}` (not in every package).
+-- @function era_repair
+
+--- Writes era metadata from XML: `{input=, output=}`.
+-- @function era_restore
+
+--- Copies a cache's dirty blocks to its origin, offline.
+-- @function cache_writeback
+
+--- Lists the blocks written since an era: `{written_since=}`.
+-- @function era_invalidate
+
+--- Maps data block ranges back to thins: `{region="b..e"}`.
+-- @function thin_rmap
+
+--- Packs thin-pool metadata into a compressed file: `{input=, output=}`.
+-- @function thin_metadata_pack
+
+--- Unpacks a packed metadata file: `{input=, output=}`.
+-- @function thin_metadata_unpack
+
+--- Copies a thin device's data to another device or file (newer packages).
+-- @function thin_migrate
+
 --- The tools installed here, by what each package really ships: a known
 -- tool counts when its program is found or the multi-call binary lists it.
 -- 0.9.0 (Debian 12) has no era_repair, thin_migrate, thin_metadata_pack,
@@ -304,7 +377,7 @@ function dmpd.version(tool)
   return tool:version()
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- output
 
 dmpd.parse_check = parse.check
@@ -347,7 +420,7 @@ function dmpd.metadata_size(kind_or_result, opts)
   return parse.metadata_size(result)
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- building metadata
 
 dmpd.thin_xml = build.thin_xml
@@ -413,7 +486,7 @@ function dmpd.restore(kind, tbl, output, opts)
   return result
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- helpers for scripts
 
 dmpd.options_to_argv = command.options_to_argv

@@ -79,5 +79,13 @@ function Watch:close()
 end
 Watch.__close = Watch.close
 
+--- The reason a device-mapper kernel log line gives, or nil.
+-- "device-mapper: table: 253:0: crypt: Error..." gives "crypt: Error..."
+-- (nil when `dev` is given and the line is about another device); other
+-- device-mapper lines lose only their "device-mapper: " prefix.
+-- @function dm_reason
+-- @tparam string text the log record's text
+-- @tparam[opt] string dev "major:minor" of the device asked about
+-- @treturn string|nil
 kmsg.dm_reason = dm_reason
 return kmsg

@@ -47,6 +47,34 @@ function M.cleanup()
   return leaked
 end
 
+-- A scope of devices: what scope:create makes is removed, newest first,
+-- when the scope closes. Declare it after the fixtures the devices sit on,
+-- so it closes before them. Closing never raises (it runs while a failed
+-- test unwinds, and must not hide the test's error): a device that will
+-- not go stays for cleanup(), which knows its name too.
+local Scope = {}
+Scope.__index = Scope
+
+function Scope:__close()
+  for i = #self, 1, -1 do
+    pcall(self[i].remove, self[i], {retry = true})
+    self[i] = nil
+  end
+end
+
+--- dm.create under a name from name(tag), removed when the scope closes.
+function Scope:create(tag, tbl, opts)
+  local d = dm.create(M.name(tag), tbl, opts)
+  self[#self + 1] = d
+  return d
+end
+
+--- A to-be-closed scope: `local made <close> = devs.scope()`, then
+-- `made:create(tag, table)`.
+function M.scope()
+  return setmetatable({}, Scope)
+end
+
 --- The names of every dm device the kernel lists.
 function M.kernel_names()
   local set = {}

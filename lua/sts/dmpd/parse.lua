@@ -73,7 +73,7 @@ end
 -- the superblock's attributes; uuid (and any non-number) stays a string
 local SB_STRINGS = {uuid = true, policy = true}
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- check
 
 -- the sections 1.x's checkers announce (report titles and sub-titles,
@@ -132,7 +132,7 @@ function parse.check(input)
   return info
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- thin_ls
 
 local THIN_LS_DEFAULT = {"DEV", "MAPPED", "CREATE_TIME", "SNAP_TIME"}
@@ -229,7 +229,7 @@ function parse.thin_ls(input, fields)
   return rows
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- thin_dump
 
 -- What the kernel holds when a dump leaves an attribute out, so both
@@ -384,7 +384,7 @@ function parse.thin_dump_tree(input)
   return need_superblock(sb, "parse_thin_dump")
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- cache_dump
 
 --- Parses cache_dump XML.
@@ -416,10 +416,11 @@ function parse.cache_dump(input)
   return need_superblock(sb, "parse_cache_dump")
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- era_dump
 
---- Parses era_dump XML (plain or --logical).
+--- Parses era_dump XML.
+-- Plain or `--logical`.
 -- Returns {uuid=, block_size=, nr_blocks=, current_era=,
 -- writesets = {{era=, nr_bits=, blocks = {set block numbers, ascending}}},
 -- era_array = {{block=, era=}, ...}}. Only non-default entries are listed:
@@ -454,12 +455,13 @@ function parse.era_dump(input)
   return need_superblock(sb, "parse_era_dump")
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- thin_delta
 
 local DELTA_KINDS = {same = true, different = true, left_only = true, right_only = true}
 
---- Parses thin_delta XML (plain or --verbose).
+--- Parses thin_delta XML.
+-- Plain or `--verbose`.
 -- Returns the superblock fields plus {left=, right=, ranges = {{type=
 -- "same"|"different"|"left_only"|"right_only", begin=, length=, and with
 -- --verbose data_begin= or left_data_begin=/right_data_begin=}, ...},
@@ -493,7 +495,7 @@ function parse.thin_delta(input)
   return need_superblock(sb, "parse_thin_delta")
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- era_invalidate, thin_rmap
 
 --- Parses era_invalidate XML: a list of {begin=, length=} block ranges
@@ -528,7 +530,7 @@ function parse.thin_rmap(input)
   return rows
 end
 
-------------------------------------------------------------------------
+-- ----------------------------------------------------------------------
 -- metadata sizes
 
 -- sectors per unit; lower case letters are powers of 1024, upper case of

@@ -24,6 +24,7 @@ local snapshot = require "sts.status.snapshot"
 local multipath = require "sts.status.multipath"
 local raid = require "sts.status.raid"
 local simple = require "sts.status.simple"
+local vdo = require "sts.status.vdo"
 
 local status = {}
 
@@ -51,6 +52,12 @@ local parsers = {
   zero = simple.empty,
   error = simple.empty,
   ["snapshot-origin"] = simple.empty,
+  vdo = vdo.vdo,
+  clone = vdo.clone,
+  zoned = vdo.zoned,
+  switch = simple.empty,
+  unstriped = simple.empty,
+  ebs = simple.empty,
 }
 
 -- The whole-status words of the targets with persistent metadata, and the
@@ -62,7 +69,7 @@ local BARE_FORMS = {
   Error = "error",
   ["Out of metadata space"] = "out_of_metadata_space",
 }
-local HAS_BARE_FORMS = {["thin-pool"] = true, thin = true, cache = true, era = true}
+local HAS_BARE_FORMS = {["thin-pool"] = true, thin = true, cache = true, era = true, clone = true}
 
 local function raise(fmt, ...)
   errors.raisef("ValueError", fmt, ...)
@@ -162,5 +169,10 @@ end
 function status.has_bare_forms(target_type)
   return HAS_BARE_FORMS[target_type] == true
 end
+
+--- Parses the reply to a vdo target's `stats` message (`d:message(0, "stats")`).
+-- @tparam string text the reply, "{ key : value, key : { ... }, ... }"
+-- @treturn table nested tables of its keys; integers as integers
+status.parse_vdo_stats = vdo.vdo_stats
 
 return status

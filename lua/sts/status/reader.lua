@@ -11,12 +11,17 @@ local M = {}
 
 local Reader = words.class()
 
--- How a status text is quoted inside an error message (cut when long, so a
--- multipath status with hundreds of paths does not flood the message).
 local function quote(text)
   if #text > 160 then text = text:sub(1, 157) .. "..." end
   return string.format("%q", text)
 end
+
+--- A status text quoted for an error message.
+-- Cut when long, so a multipath status with hundreds of paths does not
+-- flood the message.
+-- @function quote
+-- @tparam string text
+-- @treturn string
 M.quote = quote
 
 --- Raises a ValueError about the status text of `target_type`.

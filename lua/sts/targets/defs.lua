@@ -522,6 +522,136 @@ def {
   end,
 }
 
+
+-- switch, ebs, zoned, clone, vdo (6.12's targets, and ebs and clone that
+-- Debian's kernels leave out) ---------------------------------------------------
+
+local switch_args = K.features {count = "always"}
+
+def {
+  name = "SwitchTarget", type = "switch",
+  doc = "<num_paths> <region_size> <num_optional_args> [<optional_args>...] [<dev_path> <offset>]+",
+  fields = {
+    F("region_size", K.uint),
+    F("features", switch_args, {default = {}}),
+    F("paths", legs),
+  },
+  build = function(p, out)
+    out[#out + 1] = K.int_word(#p.paths)
+    out[#out + 1] = K.int_word(p.region_size)
+    switch_args.emit(p.features, out)
+    emit_legs(p.paths, out)
+  end,
+  parse = function(r)
+    local n = r:uint("number of paths")
+    local p = {region_size = r:uint("region_size")}
+    p.features = switch_args.read(r, "features")
+    p.paths = read_legs(r, n, "paths")
+    return p
+  end,
+}
+
+def {
+  name = "EbsTarget", type = "ebs",
+  doc = "<dev path> <offset> <emulated sector size> [<underlying sector size>]",
+  fields = {
+    F("device", K.device), F("offset", K.uint, {default = 0}),
+    F("emulated_sector_size", K.uint), F("underlying_sector_size", K.uint, OPTIONAL),
+  },
+}
+
+def {
+  name = "ZonedTarget", type = "zoned",
+  doc = "<zoned block dev> | <regular dev> <zoned block dev>+ (formatted by dmzadm)",
+  fields = {F("devices", K.list_of({F("device", K.device)}, {min = 1, coerce = K.bare_device_as("device")}))},
+  build = function(p, out)
+    for _, d in ipairs(p.devices) do out[#out + 1] = d.device end
+  end,
+  parse = function(r)
+    local p = {devices = {}}
+    if r:left() == 0 then r:fail("zoned needs at least one device") end
+    while r:left() > 0 do
+      p.devices[#p.devices + 1] = {device = r:word("devices[" .. (#p.devices + 1) .. "]")}
+    end
+    return p
+  end,
+}
+
+local clone_features = K.features {}
+local clone_core = K.atoms {even = true}
+
+def {
+  name = "CloneTarget", type = "clone",
+  doc = "<metadata dev> <destination dev> <source dev> <region size>"
+    .. " [<#feature args> [<feature arg>]* [<#core args> [<core arg>]*]]",
+  fields = {
+    F("metadata_dev", K.device), F("dest_dev", K.device), F("source_dev", K.device),
+    F("region_size", K.uint),
+    F("features", clone_features, OPTIONAL),
+    F("core_args", clone_core, OPTIONAL),
+  },
+  normalize = function(p)
+    -- core args come after the feature count: write "0" features for them
+    if p.core_args and not p.features then p.features = {} end
+  end,
+  build = function(p, out)
+    for _, k in ipairs {"metadata_dev", "dest_dev", "source_dev"} do out[#out + 1] = p[k] end
+    out[#out + 1] = K.int_word(p.region_size)
+    clone_features.emit(p.features, out)
+    if p.core_args then clone_core.emit(p.core_args, out) end
+  end,
+  parse = function(r)
+    local p = {metadata_dev = r:word("metadata_dev"), dest_dev = r:word("dest_dev"),
+               source_dev = r:word("source_dev"), region_size = r:uint("region_size")}
+    p.features = clone_features.read(r, "features")
+    if r:left() > 0 then p.core_args = clone_core.read(r, "core_args") end
+    return p
+  end,
+}
+
+-- vdo's optional parameters are key/value pairs with no count word
+local vdo_options = K.atoms {even = true}
+
+def {
+  name = "VdoTarget", type = "vdo",
+  doc = "V4 <storage device> <storage device size (4096-byte blocks)> <minimum I/O size>"
+    .. " <block map cache size (blocks)> <block map era length> [<key> <value>]*",
+  fields = {
+    F("version", K.choice {"V4", "V2", "V0"}, {default = "V4"}),
+    F("storage_dev", K.device), F("storage_blocks", K.uint),
+    F("minimum_io_size", K.uint, {default = 4096}),
+    F("block_map_cache_blocks", K.uint, {default = 32768}),
+    F("block_map_era_length", K.uint, {default = 16380}),
+    F("options", vdo_options, {default = {}}),
+  },
+  normalize = function(p, cx)
+    if p.minimum_io_size ~= 512 and p.minimum_io_size ~= 4096 then
+      bad(cx, "minimum_io_size", "must be 512 or 4096 (bytes), got %d", p.minimum_io_size)
+    end
+  end,
+  build = function(p, out)
+    out[#out + 1] = p.version
+    out[#out + 1] = p.storage_dev
+    for _, k in ipairs {"storage_blocks", "minimum_io_size", "block_map_cache_blocks", "block_map_era_length"} do
+      out[#out + 1] = K.int_word(p[k])
+    end
+    emit_atoms(p.options, out)
+  end,
+  parse = function(r)
+    local p = {version = r:word("version")}
+    if p.version ~= "V4" and p.version ~= "V2" and p.version ~= "V0" then
+      r:fail("vdo's first argument must be its table version (V4), got " .. p.version)
+    end
+    p.storage_dev = r:word("storage_dev")
+    p.storage_blocks = r:uint("storage_blocks")
+    p.minimum_io_size = r:uint("minimum_io_size")
+    p.block_map_cache_blocks = r:uint("block_map_cache_blocks")
+    p.block_map_era_length = r:uint("block_map_era_length")
+    if r:left() % 2 ~= 0 then r:fail("vdo's optional parameters must be key/value pairs") end
+    p.options = read_atoms(r, r:left(), "options")
+    return p
+  end,
+}
 -- the default positional build and parse ---------------------------------------------------------
 
 for _, d in ipairs(defs) do

@@ -16,21 +16,34 @@ local M = {}
 local function raise(fmt, ...)
   errors.raisef("ValueError", fmt, ...)
 end
+
+--- Raises a ValueError with a formatted message.
+-- @function raise
+-- @tparam string fmt a string.format format, then its arguments
 M.raise = raise
 
--- How a value is shown inside an error message.
 local function show(value)
   if type(value) == "string" then return string.format("%q", value) end
   return tostring(value)
 end
+
+--- How a value is shown inside an error message (strings quoted).
+-- @function show
+-- @param value any value
+-- @treturn string
 M.show = show
 
 local function bad(cx, path, fmt, ...)
   raise("%s: field '%s' %s", cx.where, path, string.format(fmt, ...))
 end
+
+--- Raises a ValueError about field `path` of the target being read.
+-- @function bad
+-- @tparam table cx the reading context (`cx.where` names the target)
+-- @tparam string path the field ("stripes[2].device")
+-- @tparam string fmt a string.format format, then its arguments
 M.bad = bad
 
--- Integers written out the way the kernel reads them (never "1e+20" or "2.0").
 local function int_word(n)
   return string.format("%d", n)
 end
@@ -50,19 +63,27 @@ function M.atom(word)
   return canonical_int(word) or word
 end
 
---- An integral number as an integer (2048.0 -> 2048), or nil.
 local function as_integer(value)
   if math.type(value) == "integer" then return value end
   if math.type(value) == "float" then return math.tointeger(value) end
   return nil
 end
+
+--- An integral number as an integer (2048.0 gives 2048), or nil.
+-- @function as_integer
+-- @param value any value
+-- @treturn integer|nil
 M.as_integer = as_integer
 
--- A non-empty string with no whitespace, NUL or other control characters:
--- one word of a table line.
 local function is_word(s)
   return type(s) == "string" and s ~= "" and not s:find("[%s%c]")
 end
+
+--- True for one word of a table line.
+-- A non-empty string with no whitespace, NUL or other control character.
+-- @function is_word
+-- @param s any value
+-- @treturn boolean
 M.is_word = is_word
 
 -- devices -------------------------------------------------------------------
@@ -553,5 +574,10 @@ function Reader:finish()
   end
 end
 
+
+--- An integer written the way the kernel reads it (never "1e+20" or "2.0").
+-- @function int_word
+-- @tparam integer n
+-- @treturn string
 M.int_word = int_word
 return M

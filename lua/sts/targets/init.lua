@@ -189,6 +189,108 @@ for _, def in ipairs(defs) do
   def_of_type[def.type] = def
 end
 
+
+-- The constructors, one per target type: NameTarget(start, size, args)
+-- takes the table line's words as they are; NameTarget{...} takes named
+-- fields (start=0 and size as well), checks them and computes the counts.
+-- Both give a target object (start, size, type, args; t:params(),
+-- tostring(t)); bad input raises ValueError naming the field.
+
+--- A linear target from (start, size, args) or {start=0, size, device,
+-- offset=0}.
+-- @function LinearTarget
+
+--- A striped target from (start, size, args) or {start=0, size, chunk_size,
+-- stripes={{device, offset=0}, ...}}.
+-- @function StripedTarget
+
+--- A delay target from (start, size, args) or {start=0, size, device,
+-- offset=0, delay, write={device?, offset?, delay?}?, flush={...}?}.
+-- @function DelayTarget
+
+--- An error target from (start, size) or {start=0, size}: no arguments.
+-- @function ErrorTarget
+
+--- A zero target from (start, size) or {start=0, size}: no arguments.
+-- @function ZeroTarget
+
+--- A flakey target from (start, size, args) or {start=0, size, device,
+-- offset=0, up, down, features?}.
+-- @function FlakeyTarget
+
+--- A dust target from (start, size, args) or {start=0, size, device,
+-- offset=0, block_size=512}.
+-- @function DustTarget
+
+--- A multipath target from (start, size, args) or {start=0, size,
+-- features={}, hw_handler?, hw_handler_args?, groups={{selector=,
+-- selector_args={}, paths={{device, args={}}}}}, initial_group=1}.
+-- @function MultipathTarget
+
+--- A thin-pool target from (start, size, args) or {start=0, size,
+-- metadata_dev, data_dev, block_size, low_water_mark=0, features?}.
+-- @function ThinPoolTarget
+
+--- A thin target from (start, size, args) or {start=0, size, pool_dev,
+-- dev_id, external_origin_dev?}.
+-- @function ThinTarget
+
+--- A cache target from (start, size, args) or {start=0, size, metadata_dev,
+-- cache_dev, origin_dev, block_size, features={}, policy="default",
+-- policy_args={}}.
+-- @function CacheTarget
+
+--- An era target from (start, size, args) or {start=0, size, metadata_dev,
+-- origin_dev, block_size}.
+-- @function EraTarget
+
+--- A writecache target from (start, size, args) or {start=0, size,
+-- cache_type="s", origin_dev, cache_dev, block_size=4096, features={}}.
+-- @function WritecacheTarget
+
+--- A snapshot target from (start, size, args) or {start=0, size, origin, cow,
+-- persistent="P", chunk_size, features?}.
+-- @function SnapshotTarget
+
+--- A snapshot-merge target from (start, size, args) or {start=0, size,
+-- origin, cow, persistent="P", chunk_size, features?}.
+-- @function SnapshotMergeTarget
+
+--- A snapshot-origin target from (start, size, args) or {start=0, size,
+-- origin}.
+-- @function SnapshotOriginTarget
+
+--- A crypt target from (start, size, args) or {start=0, size, cipher, key,
+-- iv_offset=0, device, offset=0, features?}.
+-- @function CryptTarget
+
+--- An integrity target from (start, size, args) or {start=0, size, device,
+-- offset=0, tag_size="-", mode="J", features={}}.
+-- @function IntegrityTarget
+
+--- A verity target from (start, size, args) or {start=0, size, version=1,
+-- data_dev, hash_dev, data_block_size=4096, hash_block_size=4096,
+-- num_data_blocks, hash_start_block, algorithm="sha256", digest, salt="-",
+-- features?}.
+-- @function VerityTarget
+
+--- A raid target from (start, size, args) or {start=0, size, raid_type,
+-- chunk_size, features={}, devices={{metadata="-", data}, ...}}.
+-- @function RaidTarget
+
+--- A mirror target from (start, size, args) or {start=0, size,
+-- log_type="core", region_size, log_device?, log_features?, log_args?,
+-- mirrors={{device, offset=0}}, features?}.
+-- @function MirrorTarget
+
+--- A log-writes target from (start, size, args) or {start=0, size, device,
+-- log_device}.
+-- @function LogWritesTarget
+
+--- A unstriped target from (start, size, args) or {start=0, size,
+-- num_stripes, chunk_size, stripe, device, offset=0}.
+-- @function UnstripedTarget
+
 generic_meta = new_meta("DmTarget")
 
 local function check_type_name(type_name, where)

@@ -30,6 +30,8 @@ export(require "sts.testkit.fixtures", {"linear", "loop_devices", "thin_pool", "
 export(require "sts.testkit.inject", {"inject"})
 export(require "sts.testkit.wait", {"wait_for"})
 export(require "sts.testkit.checks", {"checks"})
+-- the gating helpers (need_target, need_kernel, need_tool), for specs and scripts
+testkit.gate = require "sts.gate"
 
 -- extensions (power, logwrites, scsi_debug): each is given the kit's
 -- internals and returns the functions it adds

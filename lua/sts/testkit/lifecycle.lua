@@ -119,12 +119,17 @@ function lifecycle.class(name)
   return c
 end
 
--- value[key], or nil where value cannot be indexed (a number, nil, ...)
 local function field(value, key)
   local ok, v = pcall(function() return value[key] end)
   if ok then return v end
   return nil
 end
+
+--- value[key], or nil where value cannot be indexed (a number, nil, ...).
+-- @function field
+-- @param value any value
+-- @param key the key
+-- @return the field, or nil
 lifecycle.field = field
 
 --- A fixture's DmDevice (its .dev), or the value itself.
