@@ -44,7 +44,7 @@ end
 local passed, failed, skipped = 0, 0, 0
 local rows = {}
 for _, f in ipairs(files) do
-  local _, quick = suite.header(f)
+  local quick = suite.header(f).quick
   if not quick_only or quick then
     local t0 = core.loop.monotonic_ms()
     local r = core.proc.run({"stslua", f}, {timeout = TIMEOUT})

@@ -4,7 +4,7 @@
 -- well under four delays), and every read returns the right data.
 -- Modelled on Documentation/admin-guide/device-mapper/delay.rst and
 -- xfstests' common/dmdelay.
--- @requires target delay
+-- requires: target delay
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -5,15 +5,13 @@
 -- finds nothing, and the files written before the fault are intact.
 -- Modelled on xfstests' dm-error tests (common/dmerror, generic/441) and
 -- Documentation/admin-guide/device-mapper's error target.
--- @requires target error
--- @requires tool mkfs.xfs
--- @requires tool xfs_repair
--- @requires module xfs
+-- requires: target error; tool mkfs.xfs; tool xfs_repair
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"
 local core = require "sts.core"
 local check = suite.start()
+suite.need_filesystem("xfs")
 
 do
   local los <close> = testkit.loop_devices(1, 320)       -- mkfs.xfs wants 300 MB at least

@@ -5,9 +5,7 @@
 -- (a second e2fsck is clean) and every file whose fsync succeeded before
 -- the first failure reads back intact. Modelled on xfstests' generic
 -- dm-flakey tests (common/dmflakey) and dm-flakey.rst (up/down intervals).
--- @requires target flakey
--- @requires tool mkfs.ext4
--- @requires tool e2fsck
+-- requires: target flakey; tool mkfs.ext4; tool e2fsck
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -6,8 +6,8 @@
 -- through each path. Modelled on lvm2's and the kernel's multipath
 -- documentation (Documentation/admin-guide/device-mapper/dm-multipath)
 -- and blktests' dm/ multipath tests.
--- @requires target multipath
--- @quick
+-- requires: target multipath
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -5,8 +5,7 @@
 -- error_if_no_space. Data that fitted is intact. Modelled on
 -- device-mapper-test-suite's thin "out of data space" queue tests and
 -- thin-provisioning.rst (no_space_timeout).
--- @requires target thin-pool
--- @requires tool thin_check
+-- requires: target thin-pool; tool thin_check
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"
