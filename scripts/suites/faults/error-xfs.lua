@@ -9,7 +9,7 @@
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"
-local core = require "sts.core"
+local time = require "sts.time"
 local check = suite.start()
 suite.need_filesystem("xfs")
 
@@ -34,7 +34,7 @@ do
           if line:lower():find("shut", 1, true) and line:find("XFS", 1, true) then said = true end
         end
         if said then break end
-        core.loop.sleep_ms(200)
+        time.sleep_ms(200)
       end
       check(said, "the kernel log says xfs shut down")
       fault:restore()

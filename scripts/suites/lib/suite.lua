@@ -21,6 +21,7 @@
 local testkit = require "sts.testkit"
 local dm = require "sts.dm"
 local core = require "sts.core"
+local time = require "sts.time"
 local gate = require "sts.gate"
 local requires = require "sts.runner.requires"
 
@@ -333,12 +334,12 @@ end
 -- holds, for targets that raise no dm event when it changes.
 -- @treturn boolean|nil true and the status, or nil and the last status
 function suite.poll(d, predicate, timeout_ms)
-  local t0 = core.loop.monotonic_ms()
+  local t0 = time.now_ms()
   while true do
     local st = suite.status(d)
     if predicate(st) then return true, st end
-    if core.loop.monotonic_ms() - t0 > (timeout_ms or 30000) then return nil, st end
-    core.loop.sleep_ms(100)
+    if time.now_ms() - t0 > (timeout_ms or 30000) then return nil, st end
+    time.sleep_ms(100)
   end
 end
 
