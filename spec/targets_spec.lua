@@ -252,7 +252,7 @@ describe("sts.targets constructors", function()
       assert.are.equal(c.fields.start or 0, t.start)
       assert.are.equal(c.fields.size, t.size)
       local head = string.format("%d %d %s", t.start, t.size, c.type)
-      assert.are.equal(c.args == "" and head or head .. " " .. c.args, tostring(t))
+      assert.are.equal(c.args == "" and head or head .. " " .. c.args, t:line{show_keys = true})
       assert.are.equal(tostring(t), t:line())
       assert.are.equal("sts." .. c.class, getmetatable(t).__name)
       assert.is_true(targets.is_target(t))
@@ -289,7 +289,8 @@ describe("sts.targets constructors", function()
       local t = targets.parse_line(c.line)
       assert.are.equal(c.type, t.type)
       assert.are.equal("sts." .. c.class, getmetatable(t).__name)
-      assert.are.equal(c.line, tostring(t))
+      assert.are.equal(c.line, t:line{show_keys = true})
+      assert.are.equal(targets.hide_table_keys(c.line), tostring(t))
       local again = targets[c.class](t:params())
       assert.are.equal(t.args, again.args)
       assert.is_true(again == t)
@@ -661,7 +662,7 @@ describe("sts.targets tables", function()
     local n = 0
     for _, c in ipairs(cases) do
       if c.line then
-        assert.are.equal(c.line, targets.format_table(targets.parse_table(c.line)))
+        assert.are.equal(c.line, targets.format_table(targets.parse_table(c.line), {show_keys = true}))
         n = n + 1
       end
     end
@@ -716,5 +717,39 @@ describe("sts.targets tables", function()
     -- the type; params() says what is wrong
     local t = targets.parse_line("0 8 linear 7:0")
     value_error(function() return t:params() end, "linear target args", "missing offset")
+  end)
+end)
+
+describe("sts.targets keys", function()
+  local KEY = string.rep("ab", 32)
+  it("shows crypt keys as '-' and keyring keys as they are", function()
+    local t = targets.CryptTarget{size = 8, cipher = "aes-xts-plain64", key = KEY, device = "7:0"}
+    assert.are.equal("0 8 crypt aes-xts-plain64 - 0 7:0 0", tostring(t))
+    assert.are.equal("0 8 crypt aes-xts-plain64 " .. KEY .. " 0 7:0 0", t:line{show_keys = true})
+    assert.are.equal(KEY, t:params().key)
+    assert.are.equal("aes-cbc-essiv:sha256 :32:logon:my_prefix:my_key 0 7:0 0",
+      targets.hide_keys("crypt", "aes-cbc-essiv:sha256 :32:logon:my_prefix:my_key 0 7:0 0"))
+    assert.are.equal("0 8 crypt aes-xts-plain64 - 0 7:0 0",
+      targets.format_table({t}))
+    assert.are.equal(t:line{show_keys = true}, targets.format_table({t}, {show_keys = true}))
+  end)
+
+  it("hides integrity's internal_hash, journal_crypt and journal_mac keys", function()
+    local args = "7:0 0 - J 4 internal_hash:hmac(sha256):" .. KEY .. " journal_crypt:ctr(aes):" .. KEY
+      .. " journal_mac:hmac(sha256):" .. KEY .. " buffer_sectors:128"
+    assert.are.equal("7:0 0 - J 4 internal_hash:hmac(sha256):- journal_crypt:ctr(aes):-"
+      .. " journal_mac:hmac(sha256):- buffer_sectors:128", targets.hide_keys("integrity", args))
+    assert.are.equal("7:0 0 - J 1 internal_hash:crc32c",
+      targets.hide_keys("integrity", "7:0 0 - J 1 internal_hash:crc32c"))
+    local text = "0 8 linear 7:0 0\n8 8 crypt aes-xts-plain64 " .. KEY .. " 0 7:1 0\n16 8 integrity " .. args
+    local hidden = targets.hide_table_keys(text)
+    assert.is_nil(hidden:find(KEY, 1, true))
+    assert.matches("^0 8 linear 7:0 0\n8 8 crypt aes%-xts%-plain64 %- 0 7:1 0\n16 8 integrity 7:0 ", hidden)
+    assert.are.equal("0 8 linear 7:0 0", targets.hide_table_keys("0 8 linear 7:0 0"))
+  end)
+
+  it("the REPL's printer hides them too", function()
+    local t = targets.CryptTarget{size = 8, cipher = "aes-xts-plain64", key = KEY, device = "7:0"}
+    assert.are.equal('CryptTarget(0, 8, "aes-xts-plain64 - 0 7:0 0")', require("sts.inspect").inspect(t))
   end)
 end)

@@ -30,6 +30,10 @@ describe("sts.testkit input checks", function()
     raises("ValueError", "spec.type", testkit.inject, {}, {type = "bogus"})
     raises("ValueError", "spec.type", testkit.inject, {}, nil)
     raises("ValueError", "predicate must be a function", testkit.wait_for, {}, "used > 0")
+    raises("ValueError", "interval_ms must be an integer > 0", testkit.wait_for, {},
+      function() return true end, 100, {interval_ms = 0})
+    raises("ValueError", "unknown option 'interval'", testkit.wait_for, {},
+      function() return true end, 100, {interval = 10})
     raises("ValueError", "prefix", testkit.cleanup_leftovers, "")
     raises("ValueError", "prefix", testkit.cleanup_leftovers, 7)
   end)

@@ -12,6 +12,7 @@
 
 local core = require "sts.core"
 local errors = require "sts.errors"
+local kmsg = require "sts.kmsg"
 local targets = require "sts.targets"
 
 local cdm = core.dm
@@ -49,6 +50,35 @@ end
 
 local function value_error(fmt, ...)
   errors.raisef("ValueError", fmt, ...)
+end
+
+-- the kernel's reasons for a refusal -----------------------------------------
+--
+-- A refused table or message says only EINVAL through the ioctl; the
+-- target's reason is in the kernel log. A watch (one open and one seek of
+-- /dev/kmsg) is taken before each refusable operation and read only when
+-- it failed, so success costs no read of the log.
+
+-- the generic line device-mapper adds after a target's own reason
+local GENERIC_REASON = "ioctl: error adding target to table"
+
+-- The failure message with the kernel's reasons, and the error fields:
+-- {kernel_reasons=} or, when the log could not be read,
+-- {kernel_log_unavailable=} (the text then stays as libdevmapper's).
+-- dev: "major:minor" of the device asked about, or nil (a create: the
+-- device is gone again).
+local function refusal(watch, msg, major, minor)
+  local reasons = watch:dm_reasons(major, minor)
+  watch:close()
+  if watch.unavailable then return msg, {kernel_log_unavailable = watch.unavailable} end
+  local specific = {}
+  for _, r in ipairs(reasons) do
+    if r ~= GENERIC_REASON then specific[#specific + 1] = r end
+  end
+  if #specific == 0 then specific = reasons end
+  if #specific == 0 then return msg, {kernel_reasons = specific} end
+  local op = tostring(msg):match("^(.-) failed") or "operation"
+  return op .. " refused by the kernel: " .. table.concat(specific, "; "), {kernel_reasons = specific}
 end
 
 -- input checks -------------------------------------------------------------
@@ -250,10 +280,12 @@ local function live(query, f, opts)
   return result
 end
 
+-- d.table: keys hidden, as dmsetup table shows them without --showkeys
+-- (d:table_text{show_keys=true} shows them)
 function getters.table(f)
   local text = live(cdm.table, f, TEXT)
   if text == "" then return nil end
-  return text
+  return targets.hide_table_keys(text)
 end
 
 --- size in bytes: the sum of the live table's target lengths
@@ -283,6 +315,21 @@ end
 device_mt.__tostring = function(device)
   local f = fields_of(device)
   return string.format("DmDevice(%s, dm-%s)", f.dm_name, tostring(f.minor))
+end
+-- <close>: removes the device (as `d:remove()`; nothing more once it is
+-- removed). Leaving the scope normally, a failed remove raises; leaving it
+-- by an error, that error stays the one reported and the failure is
+-- written to stderr.
+device_mt.__close = function(device, pending)
+  local f = fields_of(device)
+  if f.removed then return end
+  local ok, msg, err = dm.remove_by_name(f.dm_name)
+  if ok then
+    f.removed = true
+    return
+  end
+  if pending == nil then errors.raise("DeviceError", "close " .. f.dm_name .. ": " .. msg, err) end
+  io.stderr:write("warning: closing ", f.dm_name, " failed: ", tostring(msg), "\n")
 end
 device_mt.__eq = function(a, b)
   local fa, fb = fields_of(a), fields_of(b)
@@ -327,11 +374,19 @@ function methods.suspend(self, opts)
   return true
 end
 
---- d:resume() -> true | nil, message, errno
+--- d:resume() -> true | nil, message, errno, details: a table loaded
+-- with `load` that the kernel refuses when it goes live gives the kernel's
+-- reason, details as for `load`
 function methods.resume(self)
   local f = self_fields(self)
+  local watch = kmsg.watch()
   local ok, msg, err = cdm.resume(f.dm_name)
-  if not ok then return fail(msg, err) end
+  if not ok then
+    local text, details = refusal(watch, msg, f.major, f.minor)
+    local a, b, c = fail(text, err)
+    return a, b, c, details
+  end
+  watch:close()
   f.size = nil
   return true
 end
@@ -354,15 +409,26 @@ function methods.remove(self, opts)
     ok, msg, err = cdm.remove(f.dm_name, remove_flags(true, opts.deferred))
   end
   if not ok then return fail(msg, err) end
+  f.removed = not opts.deferred or nil
   return true
 end
 
---- d:load(table) -> true | fail: into the inactive slot only
+--- d:load(table) -> true | nil, message, errno, details: into the
+-- inactive slot only. A refused table's message gives the kernel's reason
+-- ("load table of x refused by the kernel: crypt: ..."); details is
+-- {kernel_reasons=} or {kernel_log_unavailable=}.
 function methods.load(self, tbl, opts)
   local f = self_fields(self)
   opts = check_opts(opts, LOAD_OPTS, "load")
-  local ok, msg, err = cdm.load(f.dm_name, table_rows(tbl), opts.readonly and C_READONLY or nil)
-  if not ok then return fail(msg, err) end
+  local rows = table_rows(tbl)
+  local watch = kmsg.watch()
+  local ok, msg, err = cdm.load(f.dm_name, rows, opts.readonly and C_READONLY or nil)
+  if not ok then
+    local text, details = refusal(watch, msg, f.major, f.minor)
+    local a, b, c = fail(text, err)
+    return a, b, c, details
+  end
+  watch:close()
   return true
 end
 
@@ -374,34 +440,61 @@ function methods.clear(self)
   return true
 end
 
---- d:reload(table, {noflush=, nolockfs=, readonly=}) -> true | nil, message, errno
+--- d:reload(table, {noflush=, nolockfs=, readonly=}) -> true | nil, message, errno, details
 -- Load, suspend, resume. When the kernel refuses the new table the old one
--- stays live and the device is left running (resumed).
+-- stays live and the device is left running (resumed); the message gives
+-- the kernel's reason, details as for `load`.
 function methods.reload(self, tbl, opts)
   local f = self_fields(self)
   opts = check_opts(opts, RELOAD_OPTS, "reload")
   local rows = table_rows(tbl)
   local name = f.dm_name
+  -- the kernel checks some tables only when they go live (a device too
+  -- small for its target is refused by the resume), so the watch covers
+  -- the whole swap
+  local watch = kmsg.watch()
+  local function refused(msg, err)
+    local text, details = refusal(watch, msg, f.major, f.minor)
+    local a, b, c = fail(text, err)
+    return a, b, c, details
+  end
   local ok, msg, err = cdm.load(name, rows, opts.readonly and C_READONLY or nil)
   if not ok then
     cdm.clear(name)
-    return fail(msg, err)
+    return refused(msg, err)
   end
   ok, msg, err = cdm.suspend(name, suspend_flags(opts))
   if not ok then
     cdm.clear(name)
     cdm.resume(name)
-    return fail(msg, err)
+    return refused(msg, err)
   end
   ok, msg, err = cdm.resume(name)
   if not ok then
     -- the swap failed: drop the new table and bring the old one back
     cdm.clear(name)
     cdm.resume(name)
-    return fail(msg, err)
+    return refused(msg, err)
   end
+  watch:close()
   f.size = nil
   return true
+end
+
+local TABLE_TEXT_OPTS = {show_keys = "boolean", inactive = "boolean"}
+local INACTIVE_TEXT = {inactive = true, text = true}
+
+--- d:table_text{show_keys=, inactive=} -> the table text, one line per
+-- target (nil when there is no such table). Keys of crypt and integrity
+-- targets show as "-", as in `d.table`, unless show_keys is true;
+-- inactive: the inactive slot's table.
+function methods.table_text(self, opts)
+  local f = self_fields(self)
+  opts = check_opts(opts, TABLE_TEXT_OPTS, "table_text")
+  local text = live(cdm.table, f, opts.inactive and INACTIVE_TEXT or TEXT)
+  if text == "" then return nil end
+  if opts.show_keys then return text end
+  return targets.hide_table_keys(text)
 end
 
 --- d:status{noflush=} -> the status text, one line per target
@@ -476,7 +569,8 @@ function methods.info(self)
 end
 
 --- d:message(sector, text) -> response text, or true when there is none;
--- nil, message, errno when the target refuses it
+-- nil, message, errno, details when the target refuses it (the message
+-- with the kernel's reason, details as for `load`)
 function methods.message(self, sector, text)
   local f = self_fields(self)
   if math.type(sector) ~= "integer" or sector < 0 then
@@ -486,8 +580,14 @@ function methods.message(self, sector, text)
     value_error("message: text must be a non-empty string")
   end
   if text:find("[%z\n]") then value_error("message: text holds a NUL or newline") end
+  local watch = kmsg.watch()
   local resp, msg, err = cdm.message(f.dm_name, sector, text)
-  if not resp then return fail(msg, err) end
+  if not resp then
+    local reason, details = refusal(watch, msg, f.major, f.minor)
+    local a, b, c = fail(reason, err)
+    return a, b, c, details
+  end
+  watch:close()
   return resp
 end
 
@@ -561,7 +661,11 @@ local CREATE_OPTS = {uuid = "string", readonly = "boolean", notable = "boolean",
 
 --- dm.create(name, table, {uuid=, readonly=, notable=, suspended=}) -> DmDevice
 -- table: a target, a list of targets or table text (ignored with notable).
--- Atomic: when the kernel refuses the table no device is left behind.
+-- Atomic: when the kernel refuses the table no device is left behind, and
+-- the DeviceError gives the kernel's reason ("load table of x refused by
+-- the kernel: crypt: Error decoding and setting key"), with the fields
+-- `kernel_reasons` (list), or `kernel_log_unavailable` (why) when
+-- /dev/kmsg could not be read (the message is then libdevmapper's).
 function dm.create(name, tbl, opts)
   check_name(name)
   opts = check_opts(opts, CREATE_OPTS, "create")
@@ -576,12 +680,20 @@ function dm.create(name, tbl, opts)
   if opts.notable ~= nil then
     copts = {uuid = opts.uuid, readonly = opts.readonly, suspended = opts.suspended}
   end
+  local watch = kmsg.watch()
   local ok, msg, err = cdm.create(name, rows, copts ~= errors.NO_OPTIONS and copts or nil)
   if not ok then
     local okd, why = cdm.available()
-    if not okd then errors.raise("DmUnavailableError", why, err) end
-    errors.raise("DeviceError", msg, err)
+    if not okd then
+      watch:close()
+      errors.raise("DmUnavailableError", why, err)
+    end
+    -- the device is gone again, so its number is unknown: every
+    -- device-mapper line logged meanwhile counts
+    local text, details = refusal(watch, msg)
+    errors.raise("DeviceError", text, err, details)
   end
+  watch:close()
   return new_device(load_fields({dm_name = name}))
 end
 

@@ -129,7 +129,10 @@ local function target_summary(value, class)
     rawget(value, "type"), rawget(value, "args")
   local head = plain(start) .. ", " .. plain(size)
   if class == "DmTarget" then head = head .. ", " .. quote(tostring(ttype)) end
-  return ("%s(%s, %s)"):format(class, head, quote(tostring(args or "")))
+  -- keys stay hidden here as in tostring (sts.targets loads on demand:
+  -- only a target, which that module made, gets here)
+  local shown = require("sts.targets").hide_keys(tostring(ttype), tostring(args or ""))
+  return ("%s(%s, %s)"):format(class, head, quote(shown))
 end
 
 local function target_class(value)

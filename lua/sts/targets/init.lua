@@ -83,10 +83,70 @@ end
 
 -- objects -----------------------------------------------------------------------
 
-local function target_tostring(t)
+-- secrets ---------------------------------------------------------------------------
+--
+-- Keys are hidden wherever a table is shown (tostring, d.table, the REPL),
+-- as dmsetup does without --showkeys: a crypt key in the args becomes "-"
+-- (a keyring reference ":<len>:<type>:<desc>" is no secret and stays), and
+-- so does the key of integrity's internal_hash, journal_crypt and
+-- journal_mac options ("internal_hash:hmac(sha256):-"). The target
+-- objects keep their args, so a copied table still loads.
+
+local INTEGRITY_KEYED = {internal_hash = true, journal_crypt = true, journal_mac = true}
+
+local function hide_crypt(args)
+  local cipher, key, rest = args:match("^(%S+) (%S+)(.*)$")
+  if not key or key == "-" or key:sub(1, 1) == ":" then return args end
+  return cipher .. " -" .. rest
+end
+
+local function hide_integrity(args)
+  return (args:gsub("(%S+)", function(word)
+    local name, alg = word:match("^([%w_]+):([^:]+):.")
+    if name and INTEGRITY_KEYED[name] then return name .. ":" .. alg .. ":-" end
+    return word
+  end))
+end
+
+local HIDERS = {crypt = hide_crypt, integrity = hide_integrity}
+
+--- The args of a target of type `target_type` with its keys shown as "-".
+-- crypt: the key (a keyring key ":<len>:<type>:<desc>" stays as it is);
+-- integrity: the keys of internal_hash, journal_crypt and journal_mac.
+-- Other types' args come back as they are.
+-- @tparam string target_type
+-- @tparam string args
+-- @treturn string
+function targets.hide_keys(target_type, args)
+  local hide = HIDERS[target_type]
+  if hide == nil or type(args) ~= "string" then return args end
+  return hide(args)
+end
+
+--- Table text (one "start size type args" line per target) with every
+-- crypt and integrity key shown as "-".
+-- @tparam string text
+-- @treturn string
+function targets.hide_table_keys(text)
+  if type(text) ~= "string" or not (text:find(" crypt ", 1, true) or text:find(" integrity ", 1, true)) then
+    return text
+  end
+  return (text:gsub("([^\n]+)", function(line)
+    local head, ttype, args = line:match("^(%s*%d+%s+%d+%s+)(%S+)%s+(.*)$")
+    if not head or HIDERS[ttype] == nil then return line end
+    return head .. ttype .. " " .. HIDERS[ttype](args)
+  end))
+end
+
+local function target_line(t, show_keys)
   local head = string.format("%s %s %s", tostring(t.start), tostring(t.size), tostring(t.type))
   if t.args == nil or t.args == "" then return head end
-  return head .. " " .. t.args
+  if show_keys then return head .. " " .. t.args end
+  return head .. " " .. targets.hide_keys(t.type, t.args)
+end
+
+local function target_tostring(t)
+  return target_line(t, false)
 end
 
 local function same_target(a, b)
@@ -114,9 +174,10 @@ local function make(meta, start, size, type_name, args)
   return setmetatable({start = start, size = size, type = type_name, args = args}, meta)
 end
 
---- t:line() -> the table line "start size type args".
-function Target:line()
-  return target_tostring(self)
+--- t:line{show_keys=} -> the table line "start size type args"; keys
+-- show as "-" (as tostring(t) gives it) unless show_keys is true.
+function Target:line(opts)
+  return target_line(self, type(opts) == "table" and opts.show_keys == true)
 end
 
 --- t:equals(other) -> true when both have the same start, size, type and
@@ -439,16 +500,18 @@ function targets.check_table(list)
   return next_start
 end
 
---- format_table(list) -> the table text, one line per target joined with
--- "\n" (no trailing newline); "" for an empty list. A lone target is
--- taken as a list of one. Checks the list with check_table first.
-function targets.format_table(list)
+--- format_table(list, {show_keys=}) -> the table text, one line per target
+-- joined with "\n" (no trailing newline); "" for an empty list. A lone
+-- target is taken as a list of one. Checks the list with check_table
+-- first. Keys show as "-" unless show_keys is true.
+function targets.format_table(list, opts)
   if type(list) ~= "table" then raise("format_table: expected a list of targets, got %s", type(list)) end
   if targets.is_target(list) then list = {list} end
   if #list == 0 then return "" end
   targets.check_table(list)
   local lines = {}
-  for i, t in ipairs(list) do lines[i] = target_tostring(t) end
+  local show_keys = type(opts) == "table" and opts.show_keys == true
+  for i, t in ipairs(list) do lines[i] = target_line(t, show_keys) end
   return table.concat(lines, "\n")
 end
 

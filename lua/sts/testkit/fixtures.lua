@@ -74,14 +74,22 @@ function testkit.loop_devices(n, size_mb)
   return set
 end
 
+-- Detaches every loop of the set, newest first, even past a failure; a
+-- loop something still holds stays listed by leaks() with its holders, and
+-- the failure names them.
 function LoopSet:remove()
   if self.removed then return true end
+  local problems = {}
   for i = #self, 1, -1 do
     local ok, msg = self[i]:remove()
-    if not ok then kit_error("remove %s: %s", self[i].path, msg) end
+    if not ok then
+      problems[#problems + 1] = string.format("remove %s: %s%s", self[i].path, msg,
+        lifecycle.describe_holders(self[i].name))
+    end
   end
   self.removed = true
   untrack(self)
+  if #problems > 0 then kit_error("%s", table.concat(problems, "; ")) end
   return true
 end
 
@@ -101,7 +109,11 @@ end
 local function remove_scratch(s)
   local ok, msg = remove_dm(s.dev.dm_name)
   if not ok then return nil, msg end
-  return s.loop:remove()
+  local okl, msgl = s.loop:remove()
+  if not okl then
+    return nil, string.format("remove %s: %s%s", s.loop.path, msgl, lifecycle.describe_holders(s.loop.name))
+  end
+  return true
 end
 
 -- status ----------------------------------------------------------------------

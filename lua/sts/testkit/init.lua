@@ -25,7 +25,7 @@ local function export(module, names)
   end
 end
 
-export(lifecycle, {"prefix", "leaks", "cleanup", "cleanup_leftovers"})
+export(lifecycle, {"prefix", "leaks", "cleanup", "cleanup_leftovers", "adopt"})
 export(require "sts.testkit.fixtures", {"linear", "loop_devices", "thin_pool", "cache", "era"})
 export(require "sts.testkit.inject", {"inject"})
 export(require "sts.testkit.wait", {"wait_for"})

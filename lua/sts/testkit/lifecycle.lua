@@ -13,6 +13,12 @@ local loop = require "sts.loop"
 
 local lifecycle = {}
 
+local sio_module
+local function sio()
+  sio_module = sio_module or require "sts.io"
+  return sio_module
+end
+
 -- what the kit made and has not removed yet, oldest first
 local live = {}
 -- loop device paths the kit attached (for leaks())
@@ -169,25 +175,101 @@ end
 
 -- leaks and cleanup ----------------------------------------------------------------------
 
---- What the kit made that still exists, and any kit device left suspended.
--- @treturn {{kind=,name=,why=},...} kind "dm" or "loop"
+-- names of devices made elsewhere and handed to the kit (adopt)
+local adopted_names = {}
+
+--- What holds the block device `kname` ("loop3") open from above: the
+-- entries of its sysfs holders/ directory, each with its mapper name when
+-- it is a dm device.
+-- @tparam string kname the kernel name
+-- @treturn {{name=,dm_name=},...} in name order (empty when none)
+function lifecycle.holders_of(kname)
+  local names = sio().list_dir("/sys/class/block/" .. kname .. "/holders") or {}
+  table.sort(names)
+  local list = {}
+  for i, name in ipairs(names) do
+    local f = io.open("/sys/class/block/" .. name .. "/dm/name", "r")
+    local dm_name = f and f:read("l") or nil
+    if f then f:close() end
+    list[i] = {name = name, dm_name = dm_name}
+  end
+  return list
+end
+
+--- Text naming the holders of the block device `kname`: " (held by dm-3
+-- sts-1-x)"; "" when nothing holds it.
+-- @tparam string kname
+-- @treturn string
+function lifecycle.describe_holders(kname)
+  local held = lifecycle.holders_of(kname)
+  if #held == 0 then return "" end
+  local parts = {}
+  for i, h in ipairs(held) do parts[i] = h.dm_name and (h.name .. " " .. h.dm_name) or h.name end
+  return " (held by " .. table.concat(parts, ", ") .. ")"
+end
+
+--- What the kit made or adopted that still exists, and any kit device left
+-- suspended; a loop that is still attached names what holds it.
+-- @treturn {{kind=,name=,why=,holders=},...} kind "dm" or "loop"; holders
+-- (loops only) as `holders_of` gives them
 function lifecycle.leaks()
   local found = {}
   -- no device-mapper here (the host tier): no dm device can have leaked
   local names = dm.available() and dm.names_with_prefix(lifecycle.prefix) or {}
+  local listed = {}
+  for _, name in ipairs(names) do listed[name] = true end
+  for name in pairs(adopted_names) do
+    if not listed[name] then names[#names + 1] = name end
+  end
   for _, name in ipairs(names) do
     local info = dm.info(name)
     if info.exists then
       found[#found + 1] = {kind = "dm", name = name,
         why = info.suspended and "left suspended" or "still exists"}
+    else
+      adopted_names[name] = nil
     end
   end
   for _, lo in ipairs(loop.list()) do
     if made_loops[lo.path] and lo.file and lo.file:match("/sts%-loop%-[^/]*$") then
-      found[#found + 1] = {kind = "loop", name = lo.path, why = "still attached"}
+      local kname = lo.path:match("([^/]+)$")
+      found[#found + 1] = {kind = "loop", name = lo.path,
+        why = "still attached" .. lifecycle.describe_holders(kname),
+        holders = lifecycle.holders_of(kname)}
     end
   end
   return found
+end
+
+local Adopted = lifecycle.class("sts.testkit.Adopted")
+
+--- Puts a device made elsewhere (`dm.create`) into the kit's registry: it
+-- is torn down with the kit's fixtures (newest first, by `cleanup()` and
+-- the busted guard) and listed by `leaks()` while it exists.
+-- @tparam DmDevice d the device
+-- @treturn table a fixture (`.dev`, `.name`, `.path`, `:remove()`,
+-- `:status()`), to-be-closed
+function lifecycle.adopt(d)
+  d = lifecycle.device_of(d, "testkit.adopt")
+  local name = d.dm_name
+  adopted_names[name] = true
+  return lifecycle.track(setmetatable({dev = d, name = name, path = d.path}, Adopted))
+end
+
+function Adopted:remove()
+  if self.removed then return true end
+  local ok, msg = dm.remove_by_name(self.name)
+  if not ok then errors.raisef("TestkitError", "remove %s: %s", self.name, msg) end
+  self.removed = true
+  adopted_names[self.name] = nil
+  lifecycle.untrack(self)
+  return true
+end
+
+--- The first target's typed status.
+-- @treturn table
+function Adopted:status()
+  return self.dev:status_table()[1]
 end
 
 --- Removes every live fixture, newest first.
