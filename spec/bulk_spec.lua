@@ -57,6 +57,8 @@ describe("bulk device operations #kernel", function()
     -- the node is there and reads the loop
     local f = assert(io.open("/dev/mapper/ststest-bulk-001", "rb"))
     f:close()
+    -- a suspended one is resumed, then removed
+    assert.is_true(made[50]:suspend())
     -- one held open: its remove fails with EBUSY, every other goes
     local held = assert(io.open(made[100].path, "rb"))
     local removed, left = dm.remove_all(made, {parallel = 8})

@@ -209,6 +209,9 @@ static int remove_one(int fd, Buf *b, Item *it, int manage) {
   if (err != 0) { it->stage = STAGE_STATUS; return err; }
   it->dev = b->io->dev;
   if (b->io->flags & DM_SUSPEND_FLAG) {
+    /* a fresh header: the status left the device number in it, and the
+    ** kernel refuses an ioctl that names a device twice (name and dev) */
+    if ((err = buf_reserve(b, sizeof(struct dm_ioctl))) != 0) { it->stage = STAGE_MEMORY; return err; }
     io_header(b->io, sizeof(struct dm_ioctl), it->name, 0);
     if ((err = io_run(fd, DM_DEV_SUSPEND, b->io)) != 0) { it->stage = STAGE_RESUME; return err; }
   }
