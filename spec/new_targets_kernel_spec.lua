@@ -96,7 +96,7 @@ describe("6.12 targets in the kernel #kernel", function()
         disk = disk or line:match("%s(sd%a+)%s*$")
       end
       if disk then break end
-      core.loop.sleep_ms(100)
+      core.time.sleep_ms(100)
     end
     assert.is_truthy(disk, "no scsi_debug disk appeared")
     r = core.proc.run({"dmzadm", "--format", "/dev/" .. disk}, {stdin = "y\n", timeout = 120})

@@ -15,7 +15,8 @@ local gate = testkit.gate
 local dm = require "sts.dm"
 local loop = require "sts.loop"
 local status = require "sts.status"
-local core = require "sts.core"
+local proc = require "sts.proc"
+local time = require "sts.time"
 
 gate.need_target("vdo")
 gate.need_tool("vdoformat")
@@ -31,7 +32,7 @@ local LOGICAL = 4 * 1024 * MiB
 local check, report = testkit.checks()
 
 local function must(argv, timeout, stdin)
-  local r = core.proc.run(argv, {timeout = timeout or 300, stdin = stdin})
+  local r = proc.run(argv, {timeout = timeout or 300, stdin = stdin})
   if r.rc ~= 0 then
     error(("%s failed (rc %s): %s%s"):format(argv[1], tostring(r.rc), r.stdout, r.stderr), 2)
   end
@@ -60,7 +61,7 @@ local function wait_index_online(dev)
   for _ = 1, 300 do
     st = dev:status_table()[1]
     if st.index_state == "online" then return st end
-    core.loop.sleep_ms(200)
+    time.sleep_ms(200)
   end
   return st
 end
