@@ -209,7 +209,7 @@ valgrind: all
 	  --filter-out='drains 100%+ MB' $(VALGRIND_SPECS)
 
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := parse_table status dmpd_argv xml dmpd_text
+FUZZ_TARGETS := parse_table status dmpd_argv xml dmpd_text c_entry
 FUZZ_DIR     := build-fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/fuzz-%,$(FUZZ_TARGETS))

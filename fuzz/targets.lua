@@ -109,12 +109,32 @@ function M.dmpd_argv(data)
   if okp then check(word:sub(1, 1) ~= "-", "a positional name never starts with '-'") end
 end
 
---- The XML reader and the thin/cache/era dump parsers on the same bytes.
+-- every call the streaming thin_dump reader makes, and how it ends
+local function thin_dump_calls(data, fast)
+  local calls = {}
+  local ok, err = pcall(require("sts.dmpd.stream").read, data, function(...)
+    calls[#calls + 1] = table.concat({...}, ",")
+  end, function(name, attrs)
+    local kv = {}
+    for k, v in pairs(attrs) do kv[#kv + 1] = k .. "=" .. v end
+    table.sort(kv)
+    calls[#calls + 1] = name .. " " .. table.concat(kv, " ")
+  end, function(name)
+    calls[#calls + 1] = "/" .. name
+  end, fast)
+  calls[#calls + 1] = ok and "ok" or tostring(err)
+  return table.concat(calls, "\n")
+end
+
+--- The XML reader and the thin/cache/era dump parsers on the same bytes;
+-- the streaming reader's fast path must read them exactly as expat alone.
 function M.xml(data)
   expect_clean("xml.tree", xml.tree, data)
   expect_clean("parse_thin_dump", dmpd.parse_thin_dump, data)
   expect_clean("parse_cache_dump", dmpd.parse_cache_dump, data)
   expect_clean("parse_era_dump", dmpd.parse_era_dump, data)
+  check(thin_dump_calls(data, true) == thin_dump_calls(data, false),
+        "the thin_dump reader's fast path reads as expat alone")
 end
 
 --- The text parsers of the other tools' output.
@@ -124,6 +144,185 @@ function M.dmpd_text(data)
   expect_clean("parse_thin_delta", dmpd.parse_thin_delta, data)
   expect_clean("parse_thin_rmap", dmpd.parse_thin_rmap, data)
   expect_clean("parse_era_invalidate", dmpd.parse_era_invalidate, data)
+end
+
+-- c_entry --------------------------------------------------------------------
+
+-- The C layer's values: the input bytes drive a generator of Lua values
+-- (proxy tables whose metamethods answer differently on every read,
+-- foreign userdata, self-referencing tables, NaN and huge numbers, NUL
+-- bytes), which are passed to the sts.core entry points. The oracle is the
+-- sanitizers: any Lua error is an acceptable refusal, a crash is the bug.
+-- What could touch the machine is kept out by construction: programs run
+-- are /bin/true or missing ones, paths name nothing that exists (or
+-- /dev/null), and with device-mapper present only the calls that change
+-- nothing are made.
+
+local function byte_reader(data)
+  local pos = 0
+  return function()
+    pos = pos + 1
+    return data:byte(pos) or 0
+  end, function() return pos >= #data end
+end
+
+local SAFE_STRINGS = {"sts-fuzz", "", "a\0b", "x/y", ".", "..", string.rep("n", 200),
+  "0 8 zero", "zero", "/dev/null", "/nonexistent/sts-fuzz", "sts-fuzz-XXXXXX", "-1",
+  "linear", "0", "\n", string.rep("u", 129)}
+local KEYS = {"start", "size", "type", "args", "uuid", "readonly", "suspended", "text",
+  "noflush", "inactive", "retry", "deferred", "read_only", "nolockfs", "uuids", "devices",
+  "stdin", "timeout", "cwd", "env", "PATH", "dm_name", "minor", 1, 2, 3}
+local NUMBERS = {0, 1, -1, 8, 2048, math.maxinteger, math.mininteger, 0.5, 1e10, -1e300,
+  1 / 0, -1 / 0, 0 / 0, 2 ^ 63, 127, 128}
+
+local function foreign_userdata(core, n)
+  local closed = io.tmpfile()
+  closed:close()
+  local list = {io.stdout, closed, core.dm.newdevice({dm_name = "sts-fuzz", minor = 0})}
+  return list[n % #list + 1]
+end
+
+local function generator(core, byte)
+  local value
+  local function proxy(depth)
+    local answers, n = {}, 0
+    for i = 1, 1 + byte() % 4 do answers[i] = value(depth + 1) end
+    local len = NUMBERS[byte() % #NUMBERS + 1]
+    return setmetatable({}, {
+      __index = function() n = n + 1; return answers[(n - 1) % #answers + 1] end,
+      __len = function() return len end,
+      __pairs = function() error("pairs on a proxy") end,
+      __eq = function() return true end,
+      __tostring = function() return answers[1] end,
+      __name = answers[1],
+    })
+  end
+  function value(depth)
+    local kind = byte() % 16
+    if depth > 3 and kind >= 6 then kind = kind % 6 end
+    if kind == 0 then return nil
+    elseif kind == 1 then return byte() % 2 == 0
+    elseif kind == 2 then return NUMBERS[byte() % #NUMBERS + 1]
+    elseif kind == 3 then return (byte() << 8 | byte()) - 32768
+    elseif kind == 4 then return SAFE_STRINGS[byte() % #SAFE_STRINGS + 1]
+    elseif kind == 5 then
+      local out = {}
+      for i = 1, byte() % 12 do out[i] = string.char(byte()) end
+      return table.concat(out)
+    elseif kind == 6 then
+      local t = {}
+      for i = 1, byte() % 5 do t[i] = value(depth + 1) end
+      return t
+    elseif kind == 7 then
+      local t = {}
+      for _ = 1, byte() % 6 do
+        local k = KEYS[byte() % #KEYS + 1]
+        t[k] = value(depth + 1)
+      end
+      return t
+    elseif kind == 8 then return proxy(depth)
+    elseif kind == 9 then return foreign_userdata(core, byte())
+    elseif kind == 10 then return print
+    elseif kind == 11 then return coroutine.create(print)
+    elseif kind == 12 then return {start = 0, size = 8, type = "zero", args = ""}
+    elseif kind == 13 then
+      local row = {start = 0, size = 8, type = "zero", args = ""}
+      row[KEYS[byte() % 4 + 1]] = value(depth + 1)
+      return {row, {start = 8, size = 8, type = "error", args = ""}}
+    elseif kind == 14 then
+      local t = {}
+      t[1], t.self, t.start = t, t, t
+      return t
+    else
+      return setmetatable({start = 0, size = 8, type = "zero", args = ""},
+        {__index = function() error("__index on a row") end})
+    end
+  end
+  return value
+end
+
+-- a value for a position that names a file: nothing that exists, bar /dev/null
+local function safe_path(value, byte)
+  local v = value(0)
+  if type(v) == "string" then
+    local paths = {"/nonexistent/sts-fuzz", "/dev/null", "", "/nonexistent/sts-fuzz-XXXXXX"}
+    return paths[byte() % #paths + 1]
+  end
+  return v
+end
+
+function M.c_entry(data)
+  local core = require "sts.core"
+  local byte, done = byte_reader(data)
+  local value = generator(core, byte)
+  local dm_here = core.dm.available()
+  local d = core.dm.newdevice({dm_name = "sts-fuzz", minor = 0})
+  local index = debug.getmetatable(d).__index
+  local calls = {
+    function() return core.dm.list(value(0)) end,
+    function() return core.dm.info(value(0)) end,
+    function() return core.dm.info_devno(value(0), value(0)) end,
+    function() return core.dm.table(value(0), value(0)) end,
+    function() return core.dm.status(value(0), value(0)) end,
+    function() return core.dm.deps(value(0)) end,
+    function() return core.dm.fields(value(0)) end,
+    function() return core.dm.newdevice(value(0)) end,
+    function() if index then return index(value(0), value(0)) end end,
+    function() return core.dm.versions() end,
+    function() return core.dm.target_versions() end,
+    function()  -- bounded: never a long wait
+      local nr, t = value(0), value(0)
+      if math.type(t) == "integer" and (t < 0 or t > 10) then t = 0 end
+      if t == nil then t = 0 end
+      return core.dm.wait_event(value(0), nr, t)
+    end,
+    function() return core.proc.which(value(0)) end,
+    function()
+      local programs = {"/bin/true", "true", "/nonexistent/sts-fuzz", "", 42}
+      local argv = value(0)
+      if type(argv) == "table" and getmetatable(argv) == nil then
+        argv[1] = programs[byte() % #programs + 1]
+      end
+      local opts = value(0)
+      if type(opts) == "table" and getmetatable(opts) == nil then
+        opts.output_file = nil
+        local t = rawget(opts, "timeout")
+        if type(t) == "number" and not (t <= 5) then opts.timeout = 5 end
+        rawset(opts, "cwd", type(opts.cwd) == "string" and "/nonexistent/sts-fuzz" or opts.cwd)
+      end
+      return core.proc.run(argv, opts)
+    end,
+    function() return core.loop.attach(safe_path(value, byte), value(0)) end,
+    function() return core.loop.detach(safe_path(value, byte)) end,
+    function() return core.loop.backing(safe_path(value, byte)) end,
+    function() return core.loop.size(safe_path(value, byte)) end,
+    function() return core.loop.sparse_file(safe_path(value, byte), value(0)) end,
+    function()
+      local ms = value(0)
+      if math.type(ms) == "integer" and ms > 2 then ms = 1 end
+      return core.time.sleep_ms(ms)
+    end,
+    function() return core.time.now_ms() end,
+  }
+  -- with device-mapper here, these would act on it: only without
+  if not dm_here then
+    local more = {
+      function() return core.dm.create(value(0), value(0), value(0)) end,
+      function() return core.dm.load(value(0), value(0), value(0)) end,
+      function() return core.dm.clear(value(0)) end,
+      function() return core.dm.suspend(value(0), value(0)) end,
+      function() return core.dm.resume(value(0)) end,
+      function() return core.dm.remove(value(0), value(0)) end,
+      function() return core.dm.message(value(0), value(0), value(0)) end,
+      function() return core.dm.rename(value(0), value(0)) end,
+      function() return core.dm.set_uuid(value(0), value(0)) end,
+    }
+    for _, f in ipairs(more) do calls[#calls + 1] = f end
+  end
+  for _ = 1, 8 do
+    if done() then break end
+    pcall(calls[byte() % #calls + 1])
+  end
 end
 
 --- The names of the targets, sorted.

@@ -31,6 +31,7 @@ dependencies = {
 external_dependencies = {
   DEVMAPPER = {header = "libdevmapper.h", library = "devmapper"},
   READLINE = {header = "readline/readline.h", library = "readline"},
+  EXPAT = {header = "expat.h", library = "expat"},
 }
 
 build = {
@@ -42,6 +43,7 @@ build = {
     DM_CFLAGS = "-I$(DEVMAPPER_INCDIR)",
     DM_LIBS = "-L$(DEVMAPPER_LIBDIR) -ldevmapper",
     READLINE_LIBS = "-L$(READLINE_LIBDIR) -lreadline",
+    EXPAT_LIBS = "-L$(EXPAT_LIBDIR) -lexpat",
   },
   install_variables = {
     PREFIX = "$(PREFIX)",

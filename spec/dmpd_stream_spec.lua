@@ -227,7 +227,8 @@ describe("sts.dmpd streaming reader", function()
   end)
 end)
 
-describe("sts.dmpd streaming reader on what the tools write", function()
+-- the tools in effect: the host tier runs the dmpd specs once per generation
+describe("sts.dmpd streaming reader on what the " .. gens.current() .. " tools write", function()
   -- an origin, a snapshot of it, and the origin rewritten after the snapshot
   local POOL = {
     uuid = "", time = 2, transaction = 3, data_block_size = 128, nr_data_blocks = 5000,
@@ -238,12 +239,10 @@ describe("sts.dmpd streaming reader on what the tools write", function()
         {origin = 0, data = 0, length = 600, time = 0}, {origin = 900, data = 2000, length = 3, time = 1}}},
     },
   }
-  for _, g in ipairs(gens.list()) do
-    it("reads a " .. g.name .. " thin_dump as the tree reader does", function()
-      if g.missing then return pending(g.missing) end
+  do
+    it("reads a thin_dump as the tree reader does", function()
       local dir = h.mkdtemp()
       local ok, err = pcall(function()
-        gens.use(g)
         local meta = dir .. "/meta"
         local r = dmpd.restore("thin", POOL, meta)
         assert.is_true(r.succeeded, r.stderr)
@@ -261,7 +260,6 @@ describe("sts.dmpd streaming reader on what the tools write", function()
         assert.are.equal(4, dmpd.each_mapping(to_file, function(_, _, _, length) blocks = blocks + length end))
         assert.are.equal(1204, blocks)
       end)
-      gens.use(nil)
       h.rmdir(dir)
       assert(ok, err)
     end)

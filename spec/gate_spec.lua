@@ -54,8 +54,9 @@ describe("sts.gate", function()
     assert.is_false(ok)
     assert.are.equal("the program sts-no-such-program is not installed", why)
     -- the host's thin-provisioning-tools, through sts.dmpd's lookup
-    local v = require("sts.dmpd").parse_version(require("sts.dmpd").get_version("thin_check"))
+    local v = require("sts.dmpd").parse_version(require("sts.dmpd").get_version("thin_check")).text
     assert.is_truthy(v, "no thin_check version")
+    v = v.text
     assert.is_true((gate.tool("thin_check", v)))
     ok, why = gate.tool("thin_check", "99.0")
     assert.is_false(ok)

@@ -122,6 +122,10 @@ local function check_suite_runner(bindir)
   if has then
     assert.truthy(installed, "scripts/sts-test not installed into " .. bindir)
     assert.truthy(installed:match("^rwx"), installed)
+    -- it runs with the stslua beside it, from anywhere
+    local r = run.run({bindir .. "/sts-test", "--help"}, {cwd = "/", env = {STSLUA = false}})
+    assert.are.equal(0, r.rc, r.stderr)
+    assert.matches("^usage: sts%-test ", r.stdout)
   else
     assert.is_nil(installed)
   end

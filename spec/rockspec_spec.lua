@@ -87,6 +87,11 @@ print(package.searchpath("sts.testkit", package.path) ~= nil)]]},
     r = run.run({tree .. "/bin/stslua", "-e", "print(require('sts.dm') ~= nil)"}, {cwd = dir})
     assert.are.equal("", r.stderr)
     assert.are.equal("true\n", r.stdout)
+    if lfs.attributes(run.path("scripts/sts-test"), "mode") == "file" then
+      r = run.run({tree .. "/bin/sts-test", "--help"}, {cwd = dir, env = {STSLUA = false}})
+      assert.are.equal(0, r.rc, r.stderr)
+      assert.matches("^usage: sts%-test ", r.stdout)
+    end
   end)
 
   it("luarocks test runs busted on the specs it is given, and fails when one fails", function()

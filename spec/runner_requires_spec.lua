@@ -47,7 +47,7 @@ describe("sts.runner.requires", function()
       {"-- requires: kernel >= 6.x", "expected 'kernel >= VERSION'"},
       {"-- requires: tool", "expected 'tool NAME'"},
       {"-- requires: tool a b", "expected 'tool NAME'"},
-      {"-- requires: module dm-thin-pool", "unknown requirement \"module dm-thin-pool\""},
+      {"-- requires: device dm-thin-pool", "unknown requirement \"device dm-thin-pool\""},
       {"-- requires: ;", "requires: names nothing"},
       {"-- requires: target thin-pool >= 1.2.3.4", "expected 'target NAME >= VERSION'"},
       {"-- timeout: 0", "timeout: expected a whole number of seconds"},
@@ -68,7 +68,7 @@ describe("sts.runner.requires", function()
     local h, why = requires.read(path)
     os.remove(path)
     assert.is_nil(h)
-    assert.are.equal(path .. ": line 1: unknown requirement \"bogus\" (target, kernel or tool)", why)
+    assert.are.equal(path .. ": line 1: unknown requirement \"bogus\" (target, kernel, tool or module)", why)
     local none, nwhy = requires.read("/nonexistent/test.lua")
     assert.is_nil(none)
     assert.matches("No such file", nwhy)
@@ -100,5 +100,42 @@ describe("sts.runner.requires", function()
     assert.are.equal(-1, requires.compare_versions({6, 1}, {6, 10}))
     assert.are.same({6, 1, 0}, requires.version_prefix("6.1.0-57-cloud-amd64"))
     assert.is_nil(requires.version_prefix("abc"))
+  end)
+end)
+
+describe("sts.runner.requires, the suite's tag form", function()
+  it("reads @requires and @quick as the same items", function()
+    local h = assert(requires.parse(table.concat({
+      "-- Block zeroing: a 4 KiB write into a fresh pool block",
+      "-- @requires target thin-pool",
+      "-- @requires target cache 2.2",
+      "-- @requires tool thin_check",
+      "-- @requires kernel 6.9",
+      "-- @requires module dm-vdo",
+      "-- @quick",
+      "package.path = 'x'",
+    }, "\n")))
+    assert.is_true(h.quick)
+    assert.are.equal("target thin-pool; target cache >= 2.2; tool thin_check; kernel >= 6.9; module dm-vdo",
+                     requires.format(h))
+    assert.are.same({2, 2}, h.requires[2].version)
+    assert.are.same({6, 9}, h.requires[4].version)
+    assert.are.same({kind = "module", name = "dm-vdo", text = "module dm-vdo"}, h.requires[5])
+  end)
+
+  it("refuses what it cannot read there too", function()
+    for _, bad in ipairs({"-- @requires", "-- @requires target", "-- @requires kernel six",
+                          "-- @requires frobs 2", "-- @requires tool a b"}) do
+      local h, why = requires.parse(bad)
+      assert.is_nil(h, bad)
+      assert.matches("^line 1: ", why)
+    end
+  end)
+
+  it("checks modules through has_module", function()
+    local h = assert(requires.parse("-- requires: module dm-vdo; module loop"))
+    local facts = {kernel = "6.1", targets = {}, has_tool = function() return true end,
+                   has_module = function(name) return name == "loop" end}
+    assert.are.same({"kernel module dm-vdo not available"}, requires.unmet(h, facts))
   end)
 end)

@@ -346,6 +346,7 @@ describe("sts.runner.plan", function()
       return out
     end
     assert.are.same({"a/x.lua#1", "a/y_spec.lua#1"}, paths(plan.select(tests, {rx = "^a/"})))
+    assert.are.same({"a/y_spec.lua#1"}, paths(plan.select(tests, {rx = "^a/", exclude = "x%.lua$"})))
     assert.are.same({"a/x.lua#1"}, paths(plan.select(tests, {quick = true, headers = headers})))
     assert.are.same({"b/z.lua#1"}, paths(plan.select(tests, {only = {["b/z.lua"] = true}})))
     assert.are.same({"a/x.lua#1", "a/x.lua#2", "a/x.lua#3"},

@@ -408,9 +408,10 @@ describe("sts.testkit faults and waiting #kernel", function()
   it("cleanup_leftovers removes what a killed process left", function()
     kernel.need_dm(pending)
     -- what a SIGKILLed script leaves: a stack under another prefix and a
-    -- loop device over a kit file, none of it tracked by this process
+    -- loop device over a kit file of that prefix, none of it tracked by
+    -- this process
     local prefix = "sts-leftover" .. testkit.prefix:match("%d+") .. "-"
-    local lo = loop.create{size_mb = 2}
+    local lo = loop.create{size_mb = 2, tag = prefix}
     local bottom = dm.create(prefix .. "bottom", dm.LinearTarget{size = 2048, device = lo.path})
     dm.create(prefix .. "top", dm.LinearTarget{size = 2048, device = bottom.path})
     assert.is_true(bottom:suspend())

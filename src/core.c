@@ -59,6 +59,7 @@ static const Part parts[] = {
   {"loop", sts_open_loop},
   {"time", sts_open_time},
   {"kmsg", sts_open_kmsg},
+  {"random", sts_open_random},
   {"io", sts_open_io},
   {"thindump", sts_open_thindump},
   {NULL, NULL}

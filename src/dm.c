@@ -268,77 +268,140 @@ static unsigned check_opts(lua_State *L, int arg, const char *fn, const char *co
   return flags;
 }
 
-/* a target row, copied out of the Lua list once */
+/* a target row as read from the Lua list */
 typedef struct {
   uint64_t start, size;
-  const char *type, *args;  /* anchored by the rows' uservalue */
+  const char *type, *args;  /* anchored by the row table, on the stack */
 } Row;
 
 /*
-** Reads the target list at `arg` (a list of {start=, size=, type=, args=})
-** once, raw, checking each row, into a block pushed on the stack whose
-** uservalue anchors the strings. Everything that allocates (and so could
-** run a finalizer) happens before the first read, and no metamethod runs:
-** what is checked is what gets loaded.
+** Target lists ({start=, size=, type=, args=} rows) are read raw
+** (lua_rawlen, lua_rawgeti, lua_rawget with keys pushed beforehand), so no
+** metamethod runs and nothing allocates between reading a row, checking it
+** and handing it to libdevmapper, which copies it. A list is read twice:
+** once to check it all before anything is made (create stays atomic), and
+** again into the task, where each row is checked once more, because the
+** allocations in between (a finalizer, say) could have changed it.
 */
-static Row *read_targets(lua_State *L, int arg, size_t *count) {
-  static const char *const keys[] = {"start", "size", "type", "args"};
+static int push_row_keys(lua_State *L) {
+  luaL_checkstack(L, 12, "target list");
+  lua_pushliteral(L, "start");
+  lua_pushliteral(L, "size");
+  lua_pushliteral(L, "type");
+  lua_pushliteral(L, "args");
+  return lua_gettop(L) - 3;
+}
+
+/* pushes row i of the list at arg and its four fields into *r; NULL, or
+** what is wrong with it (the five values are pushed either way) */
+static const char *read_row(lua_State *L, int arg, int keys, lua_Integer i, Row *r) {
+  int row = lua_gettop(L) + 1;
+  size_t len;
+  int tstart, tsize, ttype, targs;
+  if (lua_rawgeti(L, arg, i) != LUA_TTABLE) {
+    lua_settop(L, row + 4);
+    return "not a table";
+  }
+  lua_pushvalue(L, keys);
+  tstart = lua_rawget(L, row);
+  lua_pushvalue(L, keys + 1);
+  tsize = lua_rawget(L, row);
+  lua_pushvalue(L, keys + 2);
+  ttype = lua_rawget(L, row);
+  lua_pushvalue(L, keys + 3);
+  targs = lua_rawget(L, row);
+  if (tstart != LUA_TNUMBER || !lua_isinteger(L, row + 1) || lua_tointeger(L, row + 1) < 0)
+    return "start must be an integer >= 0";
+  if (tsize != LUA_TNUMBER || !lua_isinteger(L, row + 2) || lua_tointeger(L, row + 2) <= 0)
+    return "size must be an integer > 0";
+  if (ttype != LUA_TSTRING) return "type must be a string";
+  r->type = lua_tolstring(L, row + 3, &len);
+  if (len == 0 || strlen(r->type) != len || len >= DM_MAX_TYPE_NAME) return "bad type name";
+  if (targs != LUA_TSTRING) return "args must be a string";
+  r->args = lua_tolstring(L, row + 4, &len);
+  if (strlen(r->args) != len || strchr(r->args, '\n') != NULL)
+    return "args hold a NUL or newline";
+  r->start = (uint64_t)lua_tointeger(L, row + 1);
+  r->size = (uint64_t)lua_tointeger(L, row + 2);
+  return NULL;
+}
+
+/* checks the target list at `arg`, raising naming the first bad row */
+static void check_targets(lua_State *L, int arg) {
   lua_Unsigned i, n;
-  Row *rows;
-  int k, key0, anchor;
+  int keys, top = lua_gettop(L);
   luaL_checktype(L, arg, LUA_TTABLE);
   n = lua_rawlen(L, arg);
   luaL_argcheck(L, n > 0, arg, "the target list is empty (no targets: pass nil)");
-  luaL_argcheck(L, n < (lua_Unsigned)INT32_MAX / sizeof(Row), arg, "too many targets");
-  rows = (Row *)lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof(Row), 1);
+  luaL_argcheck(L, n <= INT32_MAX, arg, "too many targets");
+  keys = push_row_keys(L);
+  for (i = 1; i <= n; i++) {
+    Row r;
+    const char *why = read_row(L, arg, keys, (lua_Integer)i, &r);
+    if (why != NULL) luaL_argerror(L, arg, lua_pushfstring(L, "target %d: %s", (int)i, why));
+    lua_pop(L, 5);
+  }
+  lua_settop(L, top);
+}
+
+/* adds the (checked) target list at `arg` to the task; 0 with EINVAL in
+** *err when it no longer passes the checks */
+static int add_targets(lua_State *L, int arg, struct dm_task *dmt, int *err) {
+  lua_Unsigned i, n = lua_rawlen(L, arg);
+  int keys = push_row_keys(L), ok = n > 0;
+  *err = EINVAL;
+  for (i = 1; ok && i <= n; i++) {
+    Row r;
+    ok = read_row(L, arg, keys, (lua_Integer)i, &r) == NULL;
+    if (ok) {
+      ok = dm_task_add_target(dmt, r.start, r.size, r.type, r.args);
+      if (!ok) *err = 0;  /* libdevmapper's own reason */
+    }
+    lua_pop(L, 5);
+  }
+  lua_pop(L, 4);
+  return ok;
+}
+
+/*
+** For bulk.c: the target list at `arg`, checked, copied once into a block
+** pushed on the stack whose uservalue anchors the strings (the rows then
+** stay valid without Lua, on other threads, while the block lives).
+*/
+const StsRow *sts_dm_read_targets(lua_State *L, int arg, size_t *count) {
+  lua_Unsigned i, n;
+  StsRow *rows;
+  int keys, block, anchor;
+  arg = lua_absindex(L, arg);
+  check_targets(L, arg);
+  n = lua_rawlen(L, arg);
+  rows = lua_newuserdatauv(L, (size_t)n * sizeof *rows, 1);
+  block = lua_gettop(L);
   lua_createtable(L, (int)(2 * n), 0);
   anchor = lua_gettop(L);
-  luaL_checkstack(L, 12, "target list");
-  key0 = anchor + 1;
-  for (k = 0; k < 4; k++) lua_pushstring(L, keys[k]);
+  keys = push_row_keys(L);
   for (i = 1; i <= n; i++) {
-    Row *r = &rows[i - 1];
-    int row = key0 + 4;
-    size_t len;
-    if (lua_rawgeti(L, arg, (lua_Integer)i) != LUA_TTABLE)
-      luaL_argerror(L, arg, lua_pushfstring(L, "target %d is not a table", (int)i));
-    lua_pushvalue(L, key0);
-    if (lua_rawget(L, row) != LUA_TNUMBER || !lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
-      luaL_argerror(L, arg, lua_pushfstring(L, "target %d: start must be an integer >= 0", (int)i));
-    r->start = (uint64_t)lua_tointeger(L, -1);
-    lua_pushvalue(L, key0 + 1);
-    if (lua_rawget(L, row) != LUA_TNUMBER || !lua_isinteger(L, -1) || lua_tointeger(L, -1) <= 0)
-      luaL_argerror(L, arg, lua_pushfstring(L, "target %d: size must be an integer > 0", (int)i));
-    r->size = (uint64_t)lua_tointeger(L, -1);
-    lua_pushvalue(L, key0 + 2);
-    if (lua_rawget(L, row) != LUA_TSTRING)
-      luaL_argerror(L, arg, lua_pushfstring(L, "target %d: type must be a string", (int)i));
-    r->type = lua_tolstring(L, -1, &len);
-    if (len == 0 || strlen(r->type) != len || len >= DM_MAX_TYPE_NAME)
-      luaL_argerror(L, arg, lua_pushfstring(L, "target %d: bad type name", (int)i));
-    lua_pushvalue(L, key0 + 3);
-    if (lua_rawget(L, row) != LUA_TSTRING)
-      luaL_argerror(L, arg, lua_pushfstring(L, "target %d: args must be a string", (int)i));
-    r->args = lua_tolstring(L, -1, &len);
-    if (strlen(r->args) != len || strchr(r->args, '\n') != NULL)
-      luaL_argerror(L, arg, lua_pushfstring(L, "target %d: args hold a NUL or newline", (int)i));
-    lua_rawseti(L, anchor, (lua_Integer)(2 * i));      /* args */
-    lua_rawseti(L, anchor, (lua_Integer)(2 * i - 1));  /* type */
-    lua_pop(L, 3);                                     /* size, start, the row */
+    Row r;
+    const char *why = read_row(L, arg, keys, (lua_Integer)i, &r);
+    if (why != NULL) luaL_argerror(L, arg, lua_pushfstring(L, "target %d: %s", (int)i, why));
+    rows[i - 1].start = r.start;
+    rows[i - 1].size = r.size;
+    rows[i - 1].type = r.type;
+    rows[i - 1].args = r.args;
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, anchor, (lua_Integer)(2 * i - 1));
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, anchor, (lua_Integer)(2 * i));
+    lua_pop(L, 5);
   }
   lua_settop(L, anchor);
-  lua_setiuservalue(L, -2, 1);
+  lua_setiuservalue(L, block, 1);
   *count = (size_t)n;
   return rows;
 }
 
-static int add_targets(struct dm_task *dmt, const Row *rows, size_t n) {
-  size_t i;
-  for (i = 0; i < n; i++)
-    if (!dm_task_add_target(dmt, rows[i].start, rows[i].size, rows[i].type, rows[i].args))
-      return 0;
-  return 1;
-}
+const char *sts_dm_check_name(lua_State *L, int arg) { return check_name(L, arg); }
+const char *sts_dm_check_uuid(lua_State *L, int arg) { return check_uuid(L, arg);}
 
 /* ----------------------------------------------------------------- queries */
 
@@ -427,10 +490,10 @@ static int names_extra(const struct dm_names *names, uint32_t *event_nr, const c
   return 1;
 }
 
-enum { LIST_UUIDS = 1, LIST_DEVICES = 2 };
+enum { LIST_UUIDS = 1, LIST_DEVICES = 2, LIST_BY_INFO = 4 };
 
 /*
-** list{uuids=, devices=} -> list of {name=, major=, minor=, event_nr=?,
+** list{uuids=, devices=, by_info=} -> list of {name=, major=, minor=, event_nr=?,
 ** uuid=?}, or with devices, of DmDevices (fields dm_name, major, minor,
 ** uuid; no uuid field when the device has none).
 ** The kernel reports event numbers and uuids in the list itself (dm 4.37
@@ -439,10 +502,14 @@ enum { LIST_UUIDS = 1, LIST_DEVICES = 2 };
 ** ioctl (in C: get_all reads every device's uuid this way).
 */
 static int l_list(lua_State *L) {
-  static const char *const known[] = {"uuids", "devices", NULL};
+  static const char *const known[] = {"uuids", "devices", "by_info", NULL};
   unsigned opts = check_opts(L, 1, "list", known, 0);
   int with_uuids = (opts & LIST_UUIDS) != 0, as_devices = (opts & LIST_DEVICES) != 0;
-  Task *t = task_new(L, DM_DEVICE_LIST, NULL, "list", "devices");
+  Task *t;
+  /* one ioctl with the uuids in it, where the kernel can (bulk.c);
+  ** by_info: an INFO per device instead, as on older kernels */
+  if (with_uuids && !(opts & LIST_BY_INFO) && sts_dm_list_uuids(L, as_devices)) return 1;
+  t = task_new(L, DM_DEVICE_LIST, NULL, "list", "devices");
   struct dm_names *names;
   int i = 0;
   if (!task_run(t, TASK_PLAIN)) return task_fail(L, t, 0);
@@ -632,10 +699,12 @@ static int l_deps(lua_State *L) {
 
 enum { CREATE_UUID = 1, CREATE_READONLY = 2, CREATE_SUSPENDED = 4 };
 
-/* loads rows into name's inactive slot (read-only with readonly) */
-static int load_rows(lua_State *L, const char *name, const Row *rows, size_t n, int readonly) {
+/* loads the target list at `arg` into name's inactive slot (read-only
+** with readonly) */
+static int load_rows(lua_State *L, const char *name, int arg, int readonly) {
   Task *t = task_new(L, DM_DEVICE_RELOAD, name, "load table of", NULL);
-  int ok = t->dmt != NULL && add_targets(t->dmt, rows, n);
+  int err = 0, ok = t->dmt != NULL && add_targets(L, arg, t->dmt, &err);
+  if (!ok && t->dmt != NULL && err != 0) return task_fail(L, t, err);
   if (ok && readonly) ok = dm_task_set_ro(t->dmt);
   if (!ok || !task_run(t, TASK_PLAIN)) return task_fail(L, t, 0);
   return task_done(L, t);
@@ -706,8 +775,7 @@ static int l_create(lua_State *L) {
   static const char *const known[] = {"uuid", "readonly", "suspended", NULL};
   const char *name = check_name(L, 1);
   const char *uuid = NULL;
-  const Row *rows = NULL;
-  size_t n = 0;
+  int has_table;
   unsigned opts;
   Task *t;
   int ok;
@@ -718,7 +786,8 @@ static int l_create(lua_State *L) {
     lua_rawget(L, 3);
     uuid = check_uuid(L, 4);  /* anchored at 4 */
   }
-  if (!lua_isnil(L, 2)) rows = read_targets(L, 2, &n);
+  has_table = !lua_isnil(L, 2);
+  if (has_table) check_targets(L, 2);
   t = task_new(L, DM_DEVICE_CREATE, name, "create", NULL);
   ok = t->dmt != NULL;
   if (ok && uuid != NULL) ok = dm_task_set_uuid(t->dmt, uuid);
@@ -735,8 +804,8 @@ static int l_create(lua_State *L) {
   if (!ok) return task_fail(L, t, 0);
   task_end(t);
   lua_pop(L, 1);
-  if (rows != NULL) {
-    if (load_rows(L, name, rows, n, (opts & CREATE_READONLY) != 0) != 1) {
+  if (has_table) {
+    if (load_rows(L, name, 2, (opts & CREATE_READONLY) != 0) != 1) {
       undo_create(L, name);
       return 3;
     }
@@ -758,9 +827,8 @@ static int l_load(lua_State *L) {
   static const char *const known[] = {"readonly", NULL};
   const char *name = check_name(L, 1);
   unsigned opts = check_opts(L, 3, "load", known, 0);
-  size_t n;
-  const Row *rows = read_targets(L, 2, &n);
-  return load_rows(L, name, rows, n, (opts & 1) != 0);
+  check_targets(L, 2);
+  return load_rows(L, name, 2, (opts & 1) != 0);
 }
 
 static int l_clear(lua_State *L) {
@@ -988,6 +1056,7 @@ int sts_open_dm(lua_State *L) {
   dm_udev_set_sync_support(1);
   luaL_setfuncs(L, funcs, 0);
   sts_open_device(L);
+  sts_open_bulk(L);
   lua_createtable(L, 0, (int)(sizeof errnos / sizeof errnos[0]));
   for (i = 0; i < sizeof errnos / sizeof errnos[0]; i++) {
     lua_pushinteger(L, errnos[i].value);

@@ -19,6 +19,13 @@
 
 #define LOOP_CONTROL "/dev/loop-control"
 
+/* closes fd (when >= 0) and pushes the failure "WHAT: <strerror>" of errno */
+static int fail_close(lua_State *L, int fd, const char *what) {
+  int err = errno;
+  if (fd >= 0) close(fd);
+  return sts_pushfail(L, err, "%s: %s", what, strerror(err));
+}
+
 /* configures dev_fd over file_fd; LOOP_CONFIGURE (5.8) does it in one
 ** step, older kernels need SET_FD then SET_STATUS64 */
 static int configure(int dev_fd, int file_fd, int read_only, const char *file) {
@@ -132,7 +139,7 @@ static int l_detach(lua_State *L) {
   const char *dev = luaL_checkstring(L, 1);
   struct stat st;
   int fd = open(dev, O_RDONLY | O_CLOEXEC), waited, err = 0;
-  if (fd < 0) return sts_pushfail(L, errno, "%s: %s", dev, strerror(errno));
+  if (fd < 0) return fail_close(L, -1, dev);
   if (fstat(fd, &st) != 0 || !S_ISBLK(st.st_mode)) {
     close(fd);
     return sts_pushfail(L, ENOTBLK, "detach %s: not a block device", dev);
@@ -164,47 +171,48 @@ static int l_detach(lua_State *L) {
   return 1;
 }
 
-/* backing(path) -> the backing file name the kernel reports, or nil */
+/*
+** backing(path) -> the backing file of the loop device at path, as sysfs
+** names it (the whole path: LOOP_GET_STATUS64 keeps only 64 bytes), or
+** nil, message, errno (ENXIO when it has none)
+*/
 static int l_backing(lua_State *L) {
   const char *dev = luaL_checkstring(L, 1);
-  struct loop_info64 info;
-  int fd = open(dev, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return sts_pushfail(L, errno, "%s: %s", dev, strerror(errno));
-  if (ioctl(fd, LOOP_GET_STATUS64, &info) < 0) {
-    int err = errno;
-    close(fd);
-    return sts_pushfail(L, err, "%s: %s", dev, strerror(err));
-  }
+  char sys[96], text[4097];  /* a sysfs attribute is at most a page */
+  struct stat st;
+  ssize_t r;
+  int fd;
+  if (stat(dev, &st) != 0) return fail_close(L, -1, dev);
+  if (!S_ISBLK(st.st_mode)) return sts_pushfail(L, ENOTBLK, "%s: not a block device", dev);
+  snprintf(sys, sizeof sys, "/sys/dev/block/%u:%u/loop/backing_file", major(st.st_rdev),
+           minor(st.st_rdev));
+  fd = open(sys, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return sts_pushfail(L, ENXIO, "%s: no backing file", dev);
+  do {
+    r = read(fd, text, sizeof text - 1);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return fail_close(L, fd, sys);
   close(fd);
-  info.lo_file_name[LO_NAME_SIZE - 1] = '\0';
-  lua_pushstring(L, (const char *)info.lo_file_name);
+  if (r > 0 && text[r - 1] == '\n') r--;  /* sysfs ends it with a newline */
+  lua_pushlstring(L, text, (size_t)r);
   return 1;
 }
 
-/* blocksize(path) -> size in bytes of a block device or regular file */
+/* size(path) -> size in bytes of a block device or regular file */
 static int l_size(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   struct stat st;
+  lua_Integer bytes;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return sts_pushfail(L, errno, "%s: %s", path, strerror(errno));
-  if (fstat(fd, &st) < 0) {
-    int err = errno;
-    close(fd);
-    return sts_pushfail(L, err, "%s: %s", path, strerror(err));
-  }
+  if (fd < 0 || fstat(fd, &st) < 0) return fail_close(L, fd, path);
+  bytes = (lua_Integer)st.st_size;
   if (S_ISBLK(st.st_mode)) {
-    unsigned long long bytes = 0;
-    if (ioctl(fd, BLKGETSIZE64, &bytes) < 0) {
-      int err = errno;
-      close(fd);
-      return sts_pushfail(L, err, "%s: %s", path, strerror(err));
-    }
-    close(fd);
-    lua_pushinteger(L, (lua_Integer)bytes);
-    return 1;
+    unsigned long long dev_bytes = 0;
+    if (ioctl(fd, BLKGETSIZE64, &dev_bytes) < 0) return fail_close(L, fd, path);
+    bytes = (lua_Integer)dev_bytes;
   }
   close(fd);
-  lua_pushinteger(L, (lua_Integer)st.st_size);
+  lua_pushinteger(L, bytes);
   return 1;
 }
 

@@ -1021,7 +1021,8 @@ static void check_spawn_opts(lua_State *L, int idx, const char **outfile,
     lua_pop(L, 1);
   }
   if (*env_idx) {
-    lua_getfield(L, idx, "env");
+    lua_pushliteral(L, "env");  /* raw: no metamethod between check and use */
+    lua_rawget(L, idx);
     *env_idx = lua_gettop(L);
   }
 }
@@ -1040,6 +1041,8 @@ static int spawn_redirected(pid_t *pid, const char *path, char **argv,
   e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   if (e == 0) e = posix_spawn_file_actions_adddup2(&fa, outfd, 1);
   if (e == 0) e = posix_spawn_file_actions_adddup2(&fa, outfd, 2);
+  /* as for run: only 0-2 reach the child */
+  if (e == 0) e = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   if (e == 0 && cwd != NULL) e = posix_spawn_file_actions_addchdir_np(&fa, cwd);
   sigemptyset(&set);
   if (e == 0) e = posix_spawnattr_setsigmask(&attr, &set);

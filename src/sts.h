@@ -7,6 +7,9 @@
 #ifndef STS_H
 #define STS_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include <lua.h>
 #include <lauxlib.h>
 
@@ -19,8 +22,26 @@ int sts_open_proc(lua_State *L);  /* proc.c: process runner */
 int sts_open_loop(lua_State *L);  /* loop.c: loop device ioctls */
 int sts_open_time(lua_State *L);  /* time.c: monotonic clock, sleep */
 int sts_open_kmsg(lua_State *L);  /* kmsg.c: the kernel's log records */
+int sts_open_random(lua_State *L);  /* random.c: reseeding the kernel's pool */
 int sts_open_io(lua_State *L);    /* io.c: data patterns, raw block I/O */
 int sts_open_thindump(lua_State *L);  /* thindump.c: streaming thin_dump reader */
+
+/* bulk.c: create_all, remove_all (raw ioctls on threads of their own) into
+** core.dm's table; and the device list with uuids in one ioctl: pushes it
+** and returns 1, or returns 0 (nothing pushed) where the kernel's list
+** carries no uuids */
+int sts_open_bulk(lua_State *L);
+int sts_dm_list_uuids(lua_State *L, int as_devices);
+
+/* dm.c, for bulk.c: a target row read out of a Lua list once, the checks of
+** names and uuids as core.dm makes them */
+typedef struct {
+  uint64_t start, size;
+  const char *type, *args;  /* anchored by the rows' uservalue */
+} StsRow;
+const StsRow *sts_dm_read_targets(lua_State *L, int arg, size_t *count);
+const char *sts_dm_check_name(lua_State *L, int arg);
+const char *sts_dm_check_uuid(lua_State *L, int arg);
 
 /* device.c: replaces the fields table on top of the stack with a DmDevice
 ** that keeps it as its uservalue */

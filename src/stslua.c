@@ -415,6 +415,18 @@ static void cancel_line (void) {
 }
 
 /*
+** Takes a SIGINT left pending (blocked) and tells whether there was one.
+** pselect that finds input ready returns it without delivering a signal
+** that came meanwhile, so keys typed after a Ctrl-C would be read first.
+*/
+static int took_sigint (const sigset_t *sigint) {
+  sigset_t pending;
+  struct timespec now = {0, 0};
+  if (sigpending(&pending) != 0 || !sigismember(&pending, SIGINT)) return 0;
+  return sigtimedwait(sigint, NULL, &now) == SIGINT;
+}
+
+/*
 ** lua.c's hook: reads a line into *line (malloc'ed, NULL at end of input)
 ** after showing `prompt`; returns 1 for a line, 0 at end of input and
 ** LINE_CANCELLED for a Ctrl-C. Readline's callback interface keeps the
@@ -447,13 +459,15 @@ static int lua_readline (const char *prompt, char **line) {
         rl_callback_handler_remove();
         break;
       }
-      if (prompt_interrupted) {
-        cancel_line();
-        result = LINE_CANCELLED;
-        break;
-      }
-      continue;
     }
+    else if (took_sigint(&sigint))
+      prompt_interrupted = 1;
+    if (prompt_interrupted) {
+      cancel_line();
+      result = LINE_CANCELLED;
+      break;
+    }
+    if (!FD_ISSET(fd, &readable)) continue;
     rl_callback_read_char();
     if (line_taken) {
       *line = taken_line;

@@ -775,52 +775,210 @@ function dm.names_with_prefix(prefix)
   return names
 end
 
---- Removes devices by name until none of them is left or no pass makes
--- progress: a device held by another one of the set goes once its holder
--- has gone, so stacks come down top first in any order. Devices held open
--- by something outside the set are left and reported.
+-- bulk operations ------------------------------------------------------------
+
+local BULK_OPTS = {parallel = "number"}
+local DEFAULT_PARALLEL = 8
+
+local function bulk_parallel(opts, what)
+  opts = check_opts(opts, BULK_OPTS, what)
+  local n = opts.parallel or DEFAULT_PARALLEL
+  if math.type(n) ~= "integer" or n < 1 or n > 64 then
+    value_error("%s: parallel must be an integer from 1 to 64, got %s", what, tostring(n))
+  end
+  return n
+end
+
+-- a failure of the C core's bulk functions as a DeviceError object
+local function bulk_error(index, name, r)
+  return {index = index, name = name,
+          error = errors.new(not_found_errno(r.errno) and "DeviceNotFoundError" or "DeviceError",
+                             r.message, r.errno, {stage = r.stage})}
+end
+
+-- levels: the wave each item goes in, given deps[i] (a list of indexes i
+-- must come after); raises on a cycle
+local function waves(n, deps, what)
+  local level, state = {}, {}
+  local function visit(i)
+    if state[i] == "done" then return level[i] end
+    if state[i] == "busy" then value_error("%s: the devices depend on each other in a cycle", what) end
+    state[i] = "busy"
+    local l = 1
+    for _, d in ipairs(deps[i]) do l = math.max(l, visit(d) + 1) end
+    state[i], level[i] = "done", l
+    return l
+  end
+  local out = {}
+  for i = 1, n do
+    local l = visit(i)
+    out[l] = out[l] or {}
+    table.insert(out[l], i)
+  end
+  return out
+end
+
+--- Creates many devices at once, their ioctls issued from several threads
+-- so that the kernel's per-device waits overlap.
+-- Each spec is `{name, table, opts}` or `{name=, table=, uuid=, readonly=}`
+-- (`table` as `dm.create` takes it). Each device is made atomically: one
+-- whose table is refused, or whose resume fails, is removed again, and the
+-- others stand. A spec whose table names another of the batch
+-- (`/dev/mapper/NAME`) is created after it, and not at all when that one
+-- failed.
+-- @tparam table specs the devices
+-- @tparam[opt] table opts `{parallel=8}`: threads, 1 to 64
+-- @treturn {DmDevice,...} the devices made, in the order of `specs`
+-- @treturn {{index=,name=,error=},...} the specs that failed, each with its
+-- DeviceError (`errno`, `stage`: "create", "load table of", "resume")
+function dm.create_all(specs, opts)
+  local parallel = bulk_parallel(opts, "create_all")
+  if type(specs) ~= "table" then value_error("create_all: expected a list of specs, got %s", type(specs)) end
+  local items, index_of = {}, {}
+  for i, spec in ipairs(specs) do
+    if type(spec) ~= "table" then value_error("create_all: spec %d is not a table", i) end
+    local name, tbl, o = spec.name or spec[1], spec.table or spec[2], spec[3] or spec
+    if spec[3] ~= nil then check_opts(spec[3], {uuid = "string", readonly = "boolean"}, "create_all") end
+    check_name(name)
+    if index_of[name] then value_error("create_all: %s is given twice", name) end
+    if o.uuid ~= nil then check_uuid(o.uuid) end
+    if o.readonly ~= nil and type(o.readonly) ~= "boolean" then
+      value_error("create_all: spec %d: readonly must be a boolean", i)
+    end
+    items[i] = {name = name, targets = table_rows(tbl), uuid = o.uuid, readonly = o.readonly}
+    index_of[name] = i
+  end
+  -- which items name another item of the batch
+  local deps = {}
+  for i, item in ipairs(items) do
+    deps[i] = {}
+    for _, row in ipairs(item.targets) do
+      for other in row.args:gmatch("/dev/mapper/([^%s]+)") do
+        local j = index_of[other]
+        if j and j ~= i then table.insert(deps[i], j) end
+      end
+    end
+  end
+  local made, failed, by_index = {}, {}, {}
+  for _, wave in ipairs(waves(#items, deps, "create_all")) do
+    local batch, where = {}, {}
+    for _, i in ipairs(wave) do
+      local blocked
+      for _, d in ipairs(deps[i]) do
+        if by_index[d] == false then blocked = items[d].name end
+      end
+      if blocked then
+        by_index[i] = false
+        failed[#failed + 1] = {index = i, name = items[i].name, error = errors.new("DeviceError",
+          "create " .. items[i].name .. " not attempted: " .. blocked .. " it names was not made",
+          E.ENODEV, {stage = "create"})}
+      else
+        batch[#batch + 1] = items[i]
+        where[#batch] = i
+      end
+    end
+    if #batch > 0 then
+      local results = cdm.create_all(batch, parallel)
+      for k, r in ipairs(results) do
+        local i = where[k]
+        if type(r) == "table" and r.errno then
+          by_index[i] = false
+          failed[#failed + 1] = bulk_error(i, items[i].name, r)
+        else
+          by_index[i] = r
+        end
+      end
+    end
+  end
+  for i = 1, #items do
+    if by_index[i] then made[#made + 1] = by_index[i] end
+  end
+  table.sort(failed, function(a, b) return a.index < b.index end)
+  return made, failed
+end
+
+--- Removes many devices at once, their ioctls issued from several threads
+-- so that the kernel's waits (RCU grace periods in each removal) overlap.
+-- Devices that hold others of the set go first (by their tables' deps); a
+-- suspended one is resumed first; one already gone counts as removed; a
+-- busy one is retried for about a second, as `DmDevice:remove` does.
+-- @tparam {DmDevice|string,...} devices the devices or their mapper names
+-- @tparam[opt] table opts `{parallel=8}`: threads, 1 to 64
+-- @treturn {string,...} the names removed
+-- @treturn {{index=,name=,error=},...} those that could not be, each with
+-- its DeviceError (`errno`, `stage`)
+function dm.remove_all(devices, opts)
+  local parallel = bulk_parallel(opts, "remove_all")
+  if type(devices) ~= "table" then value_error("remove_all: expected a list, got %s", type(devices)) end
+  local names, index_of, devno_index = {}, {}, {}
+  for i, d in ipairs(devices) do
+    local name = d
+    if type(d) ~= "string" then
+      local ok, f = pcall(fields_of, d)
+      if not ok then value_error("remove_all: entry %d is neither a DmDevice nor a name", i) end
+      name = f.dm_name
+    end
+    check_name(name)
+    if not index_of[name] then
+      names[#names + 1] = name
+      index_of[name] = #names
+    end
+  end
+  -- holders first: i goes after every device of the set that holds it
+  local deps = {}
+  local held_by = {}
+  for i, name in ipairs(names) do
+    deps[i], held_by[i] = {}, {}
+    local info = cdm.info(name)
+    if info and info.exists then devno_index[info.major .. ":" .. info.minor] = i end
+  end
+  for i, name in ipairs(names) do
+    for _, d in ipairs(cdm.deps(name) or {}) do
+      local j = devno_index[d.major .. ":" .. d.minor]
+      if j and j ~= i then table.insert(deps[j], i) end  -- j is held by i: i first
+    end
+  end
+  local removed, failed = {}, {}
+  for _, wave in ipairs(waves(#names, deps, "remove_all")) do
+    local batch = {}
+    for k, i in ipairs(wave) do batch[k] = names[i] end
+    local results = cdm.remove_all(batch, parallel)
+    for k, r in ipairs(results) do
+      local i = wave[k]
+      if r == true then
+        removed[#removed + 1] = names[i]
+      else
+        failed[#failed + 1] = bulk_error(i, names[i], r)
+      end
+    end
+  end
+  table.sort(failed, function(a, b) return a.index < b.index end)
+  return removed, failed
+end
+
+--- Removes devices by name: a name prefix (every device whose name starts
+-- with it) or a list of names, through `remove_all` (holders first, on
+-- several threads). Devices held open by something outside the set are
+-- left and reported.
 -- @tparam string|{string,...} which a name prefix, or a list of names
 -- @treturn {string,...} the names removed
 -- @treturn {{name=,message=,errno=},...} those still there
 function dm.sweep(which)
-  local function pending()
-    if type(which) == "string" then
-      if which == "" then value_error("sweep: the prefix is empty") end
-      return dm.names_with_prefix(which)
-    end
-    if type(which) ~= "table" then
-      value_error("sweep: expected a name prefix or a list of names, got %s", type(which))
-    end
-    local names = {}
-    for i, name in ipairs(which) do
-      names[i] = check_name(name)
-    end
-    return names
+  local names
+  if type(which) == "string" then
+    if which == "" then value_error("sweep: the prefix is empty") end
+    names = dm.names_with_prefix(which)
+  elseif type(which) == "table" then
+    names = {}
+    for i, name in ipairs(which) do names[i] = check_name(name) end
+  else
+    value_error("sweep: expected a name prefix or a list of names, got %s", type(which))
   end
-  local removed, gone = {}, {}
-  local left
-  repeat
-    local progress = false
-    left = {}
-    for _, name in ipairs(pending()) do
-      if not gone[name] then
-        local info = cdm.info(name)
-        if not info or not info.exists then
-          gone[name] = true
-        elseif info.open_count > 0 then
-          left[#left + 1] = {name = name, message = name .. " is open", errno = E.EBUSY}
-        else
-          local ok, msg, err = dm.remove_by_name(name)
-          if ok then
-            gone[name], progress = true, true
-            removed[#removed + 1] = name
-          else
-            left[#left + 1] = {name = name, message = msg, errno = err}
-          end
-        end
-      end
-    end
-  until not progress
+  local removed, failed = dm.remove_all(names)
+  local left = {}
+  for _, f in ipairs(failed) do
+    left[#left + 1] = {name = f.name, message = f.error.message, errno = f.error.errno}
+  end
   return removed, left
 end
 

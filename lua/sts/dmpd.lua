@@ -192,7 +192,8 @@ function Tool:run(device_or_file, opts)
   return command.run(argv, controls)
 end
 
---- `tool --help` as a CommandResult.
+--- The tool's help output as a CommandResult.
+-- What `--help` prints.
 function Tool:help()
   check_self(self, "help")
   local argv = start_words(self.name)
@@ -333,6 +334,10 @@ end
 --- Copies a thin device's data to another device or file (newer packages).
 -- @function thin_migrate
 
+--- Shrinks a thin pool's data device: `{input=, output=, nr_blocks=}`
+-- (1.x only, inside pdata_tools).
+-- @function thin_shrink
+
 --- The tools installed here, by what each package really ships: a known
 -- tool counts when its program is found or the multi-call binary lists it.
 -- 0.9.0 (Debian 12) has no era_repair, thin_migrate, thin_metadata_pack,
@@ -360,8 +365,8 @@ function dmpd.get_help(tool_name)
   return dmpd.tool(tool_name):help()
 end
 
---- `--version` of any tool by name, as a CommandResult (dmpd.version
--- parses it).
+--- The version output of any tool by name, as a CommandResult (from
+-- `tool --version`; dmpd.version parses it).
 function dmpd.get_version(tool_name)
   return version_result(dmpd.tool(tool_name))
 end

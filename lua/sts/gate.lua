@@ -139,13 +139,8 @@ end
 -- (STS_DMPD_PATH and the overrides apply), `--version` for anything else
 local function tool_version(name, path)
   if is_dmpd_name(name) then
-    local dmpd = require("sts.dmpd")
-    if type(dmpd.version) == "function" then
-      local ok, v = pcall(dmpd.version, name)
-      if ok and type(v) == "table" and v.text then return v.text end
-    end
-    local r = dmpd.get_version(name)
-    return (dmpd.parse_version(r.stdout .. "\n" .. r.stderr))
+    local v = require("sts.dmpd").version(name)
+    return v and v.text
   end
   local r = proc().run({path, "--version"}, {timeout = 30})
   local out = (r.stdout or "") .. "\n" .. (r.stderr or "")
@@ -165,8 +160,8 @@ function gate.tool(name, min_version)
   local which = proc().which
   local path
   if is_dmpd_name(name) then
-    local dmpd = require("sts.dmpd")
-    path = which(dmpd.tool_path(name))
+    -- a tool 1.x ships only inside pdata_tools (era_repair) counts too
+    path = require("sts.dmpd").tool(name):path()
   else
     path = which(name)
     for _, dir in ipairs({"/usr/sbin", "/sbin", "/usr/local/sbin"}) do

@@ -248,14 +248,14 @@ end
 -- @treturn string the text; it never raises (a failing `__tostring` or
 -- field read shows in the text instead)
 function M.inspect(value, opts)
-  if opts ~= nil and type(opts) ~= "table" then
-    error("inspect: opts must be a table, got " .. type(opts), 2)
-  end
+  -- sts.errors is required here, not at load: error messages may come to
+  -- use this printer
+  local errors = require "sts.errors"
+  opts = errors.check_options(opts, {depth = "number", width = "number"}, "inspect")
   local o = {depth = DEFAULTS.depth, width = DEFAULTS.width}
-  for k, v in pairs(opts or {}) do
-    if DEFAULTS[k] == nil then error("inspect: unknown option '" .. tostring(k) .. "'", 2) end
+  for k, v in pairs(opts) do
     if math.type(v) ~= "integer" or v < 0 then
-      error("inspect: " .. k .. " must be a non-negative integer, got " .. tostring(v), 2)
+      errors.raisef("ValueError", "inspect: %s must be a non-negative integer, got %s", k, tostring(v))
     end
     o[k] = v
   end

@@ -344,6 +344,50 @@ local SIDES = {"stslua", "floor", "dmsetup", "fio"}
 -- sides whose runs take under FAST_SECONDS are sampled FAST_ROUNDS times
 local FAST_SECONDS, FAST_ROUNDS = 5, 25
 
+-- workload 7: the same devices as workload 1, made and removed in bulk by
+-- stslua (raw ioctls from BULK_PARALLEL threads, so the kernel's grace
+-- periods in each removal overlap), against the floor and dmsetup doing
+-- them one by one
+local BULK_PARALLEL = 16
+workloads[7] = {
+  name = "bulk_create_remove",
+  what = ("create + remove %d linear devices in bulk (%d threads)"):format(N1, BULK_PARALLEL),
+  setup = function(w) w.lo = loop.create{size_mb = 1} end,
+  teardown = function(w) w.lo:remove() end,
+  sides = {
+    stslua = function(w)
+      local tbl = "0 1 linear " .. w.lo.path .. " 0"
+      local specs = {}
+      for i = 1, N1 do specs[i] = {name = "bench-bulk-" .. i, table = tbl} end
+      local made, failed = dm.create_all(specs, {parallel = BULK_PARALLEL})
+      assert(#failed == 0 and #made == N1, "create_all failed: " .. tostring(failed[1] and failed[1].error))
+      local removed, left = dm.remove_all(made, {parallel = BULK_PARALLEL})
+      assert(#left == 0 and #removed == N1, "remove_all failed: " .. tostring(left[1] and left[1].error))
+    end,
+    floor = function(w) check(floor.create_remove("bench-bulk-", N1, w.lo.path)) end,
+    dmsetup = function(w) sh("create-remove.sh", "bench-bulk-", tostring(N1), w.lo.path) end,
+  },
+  -- how the bulk time goes with the number of threads (printed after the table)
+  scaling = function(w)
+    local tbl = "0 1 linear " .. w.lo.path .. " 0"
+    local out = {}
+    for _, n in ipairs({1, 2, 4, 8, 16, 32}) do
+      local times = {}
+      for r = 1, quick and 1 or 3 do
+        local specs = {}
+        for i = 1, N1 do specs[i] = {name = "bench-bulk-" .. i, table = tbl} end
+        local t0 = now_ms()
+        local made = dm.create_all(specs, {parallel = n})
+        dm.remove_all(made, {parallel = n})
+        times[r] = (now_ms() - t0) / 1000
+      end
+      table.sort(times)
+      out[#out + 1] = ("parallel=%d:%.3f"):format(n, times[(#times + 1) // 2])
+    end
+    return out
+  end,
+}
+
 local function median(list)
   local s = {}
   for i, v in ipairs(list) do s[i] = v end
@@ -401,6 +445,14 @@ local function measure(w)
   return result
 end
 
+-- the guest's CPUs, as /proc/cpuinfo counts them
+local function guest_cpus()
+  local f = assert(io.open("/proc/cpuinfo", "r"))
+  local _, n = f:read("a"):gsub("\nprocessor%s*:", "")
+  f:close()
+  return n + 1
+end
+
 local function fmt_s(v) return v and ("%.3f"):format(v) or "-" end
 local function fmt_r(v) return v and ("%.2f"):format(v) or "-" end
 
@@ -438,5 +490,18 @@ for _, r in ipairs(results) do
   if r.vs_dmsetup then words[#words + 1] = "vs_dmsetup=" .. ("%.3f"):format(r.vs_dmsetup) end
   if r.vs_fio then words[#words + 1] = "vs_fio=" .. ("%.3f"):format(r.vs_fio) end
   io.write(table.concat(words, " "), "\n")
+end
+for i, w in ipairs(workloads) do
+  if w.scaling and (not only or only[w.name] or only[tostring(i)]) then
+    w:setup()
+    local ok, line = pcall(w.scaling, w)
+    w:teardown()
+    if ok then
+      io.write(("BENCH scaling workload=%s guest_cpus=%d %s\n"):format(w.name, guest_cpus(),
+        table.concat(line, " ")))
+    else
+      io.write("bench: scaling of ", w.name, " failed: ", tostring(line), "\n")
+    end
+  end
 end
 io.write(("BENCH peak_rss_kib=%d\n"):format(peak_kib()))

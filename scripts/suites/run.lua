@@ -10,6 +10,7 @@
 package.path = arg[0]:gsub("[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local core = require "sts.core"
+local time = require "sts.time"
 local testkit = require "sts.testkit"
 
 local TIMEOUT = tonumber(os.getenv("STS_SUITE_TIMEOUT") or "") or 180
@@ -44,11 +45,11 @@ end
 local passed, failed, skipped = 0, 0, 0
 local rows = {}
 for _, f in ipairs(files) do
-  local _, quick = suite.header(f)
+  local quick = suite.header(f).quick
   if not quick_only or quick then
-    local t0 = core.loop.monotonic_ms()
+    local t0 = time.now_ms()
     local r = core.proc.run({"stslua", f}, {timeout = TIMEOUT})
-    local secs = (core.loop.monotonic_ms() - t0) / 1000
+    local secs = (time.now_ms() - t0) / 1000
     local verdict
     if r.rc == 0 then verdict, passed = "PASS", passed + 1
     elseif r.rc == 77 then verdict, skipped = "SKIP", skipped + 1

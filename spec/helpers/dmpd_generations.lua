@@ -1,41 +1,17 @@
--- The two generations of the metadata tools the host specs run against:
--- 0.9 (C++, what Debian 12 installs) and 1.x (Rust, Debian 13's package,
--- unpacked by `scripts/vm/debian-fetch trixie thin-provisioning-tools` into
--- .vm/pkg/trixie/, or any directory named by STS_DMPD_1X_DIR).
-local proc = require("sts.core").proc
+-- Which generation of the metadata tools this run uses: 0.9 (C++, what
+-- Debian 12 installs) or 1.x (Rust, Debian 13's; the host tier runs the
+-- dmpd specs a second time with STS_DMPD_PATH pointing at it). Specs
+-- test the tools in effect and branch on this where the generations
+-- differ in what they can do.
 local dmpd = require("sts.dmpd")
 
 local M = {}
 
-local FETCH = "scripts/vm/debian-fetch trixie thin-provisioning-tools"
-
--- the newest unpacked 1.x sbin directory, or nil and why not
-local function dir_1x()
-  local env = os.getenv("STS_DMPD_1X_DIR")
-  if env and env ~= "" then
-    if proc.which(env .. "/thin_dump") then return env end
-    return nil, "STS_DMPD_1X_DIR=" .. env .. " has no thin_dump"
-  end
-  local r = proc.run({"find", ".vm/pkg/trixie", "-mindepth", "1", "-maxdepth", "1",
-                      "-name", "thin-provisioning-tools_*"})
-  local best
-  for line in ((r and r.stdout) or ""):gmatch("[^\n]+") do
-    if not best or line > best then best = line end
-  end
-  if best and proc.which(best .. "/usr/sbin/thin_dump") then return best .. "/usr/sbin" end
-  return nil, "the 1.x tools are not unpacked (" .. FETCH .. ")"
-end
-
---- The generations: {{name = "0.9"}, {name = "1.x", dir = ..., missing = why}}.
--- A generation with `missing` set cannot run here; report it pending.
-function M.list()
-  local dir, why = dir_1x()
-  return {{name = "0.9"}, {name = "1.x", dir = dir, missing = not dir and why or nil}}
-end
-
---- Points the dmpd tool lookup at generation `g` (and back with nil).
-function M.use(g)
-  if g and g.dir then dmpd.set_tool_path(g.dir) else dmpd.set_tool_path() end
+--- "0.9" or "1.x", from the version of the tools in effect.
+function M.current()
+  local v, r = dmpd.version()
+  assert(v, "cannot tell the tools' version: " .. tostring(r and r.stderr))
+  return v.major >= 1 and "1.x" or "0.9"
 end
 
 return M

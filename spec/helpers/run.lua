@@ -58,6 +58,22 @@ function M.stslua(args, opts)
   return M.run(argv, opts)
 end
 
+--- Runs `code` in the interpreter under test and sends it SIGINT (through
+-- timeout(1)) `after_s` seconds later. `code` must end by printing
+-- `time.now_ms(), ok, err` of the call it interrupts, made under pcall.
+-- Returns how many ms after the signal that call returned (measured on the
+-- monotonic clock, the same in every process, so a slow start does not
+-- count), ok ("false" when interrupted), err, and the run's result.
+function M.interrupt(code, after_s)
+  local time = require "sts.time"
+  local t0 = time.now_ms()
+  local r = M.run({"timeout", "-s", "INT", tostring(after_s), M.stslua_path(), "-e", code},
+                  {timeout = 60})
+  local ended, ok, err = r.stdout:match("^(%d+)\t(%a+)\t(.*)\n$")
+  if not ended then error("the child printed no result: " .. r.stdout .. r.stderr, 2) end
+  return tonumber(ended) - (t0 + after_s * 1000), ok, err, r
+end
+
 --- Runs the stock lua5.4 with the list `args`; opts as for run.
 function M.lua(args, opts)
   local argv = {"lua5.4"}

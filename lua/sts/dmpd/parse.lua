@@ -580,8 +580,9 @@ function parse.metadata_size(input)
   errors.raise("DmpdError", "parse_metadata_size: no size in the output: " .. text:sub(1, 200))
 end
 
---- Parses `-V`/`--version` output of either generation ("0.9.0", or a
--- tool name first: "thin_check 1.1.0").
+--- Parses the version a tool prints, of either generation.
+-- `tool -V` or `tool --version` prints "0.9.0", or the tool's name first:
+-- "thin_check 1.1.0".
 -- @tparam string|CommandResult input the output
 -- @treturn table|nil {major=, minor=, patch= (integers; patch 0 when not
 -- printed), text= (the version word as printed, "1.0.0-rc1" kept whole)},

@@ -32,6 +32,7 @@ options of run:
   --shard I/N        only the tests of shard I of N (a split by path: each
                      test is in exactly one shard)
   --rx PATTERN       only tests whose path matches the Lua pattern
+  --exclude PATTERN  leave out tests whose path matches the Lua pattern
   --quick            only tests whose header says "-- quick"
   --state failed     only the files that failed (fail, timeout, error) in the last run
   --repeat N         run each test N times
@@ -236,6 +237,11 @@ local function cmd_run(args)
     if not ok then die("--rx: not a Lua pattern: %s", tostring(err)) end
     o.rx = v
   end}
+  spec["--exclude"] = {value = true, fn = function(v)
+    local ok, err = pcall(string.find, "", v)
+    if not ok then die("--exclude: not a Lua pattern: %s", tostring(err)) end
+    o.exclude = v
+  end}
   spec["--quick"] = {fn = function() o.quick = true end}
   spec["--state"] = {value = true, fn = function(v)
     if v ~= "failed" then die("--state: only 'failed' is known, got %s", v) end
@@ -274,7 +280,7 @@ local function cmd_run(args)
   end
   local only
   if o.state == "failed" then only = failed_last(o) end
-  local selected = plan.select(tests, {rx = o.rx, quick = o.quick, headers = headers,
+  local selected = plan.select(tests, {rx = o.rx, exclude = o.exclude, quick = o.quick, headers = headers,
                                        shard = o.shard, only = only, repeat_n = o.repeat_n})
   local by_path = {}
   for _, t in ipairs(tests) do by_path[t.path] = t end

@@ -39,6 +39,11 @@ local function mkdir_p(path)
   end
   return true
 end
+
+--- Makes a directory and its parents (as mkdir -p).
+-- @function mkdir_p
+-- @tparam string path
+-- @treturn boolean|nil true, or nil and the error
 M.mkdir_p = mkdir_p
 
 --- The sts-vm argv for one attempt.

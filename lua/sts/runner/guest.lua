@@ -1,4 +1,5 @@
---- sts.runner.guest: runs one test file where it is to run (a sandbox guest, or `--host`).
+--- sts.runner.guest: runs one test file where it is to run.
+-- That is a sandbox guest, or this machine with `--host`.
 --
 -- `main(path, kind)` checks the test's header requirements against this
 -- machine, puts logging wrappers for the storage tools in front of PATH,
@@ -104,11 +105,32 @@ function M.facts()
     end
   end
   local dirs = M.path_dirs()
+  local release = read_first_line("/proc/sys/kernel/osrelease") or "unknown"
   return {
-    kernel = read_first_line("/proc/sys/kernel/osrelease") or "unknown",
+    kernel = release,
     targets = targets,
     has_tool = function(name) return find_in(dirs, name) ~= nil end,
+    has_module = function(name) return M.has_module(name, release) end,
   }
+end
+
+--- Whether a kernel module is loaded, built in, or among the kernel's modules.
+-- @tparam string name (dashes and underscores are the same)
+-- @tparam string release the kernel release (its modules.dep is read)
+-- @treturn boolean
+function M.has_module(name, release)
+  local under = name:gsub("-", "_")
+  local f = io.open("/sys/module/" .. under, "r")
+  if f then f:close(); return true end
+  local dep = io.open("/lib/modules/" .. release .. "/modules.dep", "r")
+  if not dep then return false end
+  local text = dep:read("a")
+  dep:close()
+  for file in text:gmatch("([^\n:]+):") do
+    local base = file:match("([^/]+)%.ko[%.%w]*$")
+    if base and base:gsub("-", "_") == under then return true end
+  end
+  return false
 end
 
 local function busybox_applet(path)

@@ -30,6 +30,11 @@ local function case_name(r)
   if (tonumber(r.attempt) or 1) > 1 then name = name .. " #" .. math.tointeger(tonumber(r.attempt)) end
   return name
 end
+
+--- The JUnit test case name of a result row (a retry gets " #N").
+-- @function case_name
+-- @tparam table r a result row (`kind`, `name`, `file`, `attempt`)
+-- @treturn string
 M.case_name = case_name
 
 --- The JUnit XML document of a run.

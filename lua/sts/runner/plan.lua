@@ -31,6 +31,11 @@ local function normalize(path)
   if #path > 1 then path = path:gsub("/$", "") end
   return path
 end
+
+--- A path without doubled slashes or leading "./" ("./a//b/" gives "a/b").
+-- @function normalize
+-- @tparam string path
+-- @treturn string
 M.normalize = normalize
 
 local function walk(dir, out)
@@ -88,6 +93,11 @@ local function fnv1a(s)
   end
   return h
 end
+
+--- FNV-1a, 32 bits, of a string: the same on every machine and Lua build.
+-- @function hash
+-- @tparam string s
+-- @treturn integer
 M.hash = fnv1a
 
 --- Parses "I/N" (1 <= I <= N).
@@ -117,6 +127,7 @@ end
 --- Narrows and orders the tests of a run.
 -- @tparam {table,...} tests from discover
 -- @tparam table opts `rx` (a Lua pattern matched against the path),
+--   `exclude` (a Lua pattern: paths matching it are left out),
 --   `quick` (only tests whose header says quick; needs `headers`),
 --   `headers` (path -> parsed header), `shard` ({i, n}), `only` (a set of
 --   paths: --state failed), `repeat_n` (each test this many times)
@@ -127,6 +138,7 @@ function M.select(tests, opts)
   for _, t in ipairs(tests) do
     local keep = true
     if opts.rx and not t.path:find(opts.rx) then keep = false end
+    if opts.exclude and t.path:find(opts.exclude) then keep = false end
     if keep and opts.quick then
       local h = opts.headers and opts.headers[t.path]
       keep = h ~= nil and h.quick == true

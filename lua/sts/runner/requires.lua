@@ -17,6 +17,13 @@
 --   kernel >= VERSION         the kernel release (uname -r) is at least
 --                             VERSION: its leading dotted numbers compared
 --   tool NAME                 a program of that name is found in PATH
+--   module NAME               a kernel module of that name is loaded, built
+--                             in, or among the kernel's modules
+--
+-- The regression suite's tag form is read too, one item a line, with the
+-- same meaning: `-- @requires target NAME [VERSION]`, `-- @requires
+-- kernel VERSION`, `-- @requires tool NAME`, `-- @requires module NAME`
+-- (a version there is a minimum, without `>=`), and `-- @quick`.
 --
 -- `quick` puts the test in the quick subset (`sts-test run --quick`);
 -- `timeout:` bounds this test in seconds, overriding `--timeout`. Every
@@ -89,13 +96,26 @@ local function parse_item(item, lineno)
       return err(lineno, "expected 'kernel >= VERSION': %q", item)
     end
     return {kind = "kernel", version = v, text = item}
-  elseif kind == "tool" then
+  elseif kind == "tool" or kind == "module" then
     if #words ~= 2 or not words[2]:match(NAME) then
-      return err(lineno, "expected 'tool NAME': %q", item)
+      return err(lineno, "expected '%s NAME': %q", kind, item)
     end
-    return {kind = "tool", name = words[2], text = item}
+    return {kind = kind, name = words[2], text = item}
   end
-  return err(lineno, "unknown requirement %q (target, kernel or tool)", item)
+  return err(lineno, "unknown requirement %q (target, kernel, tool or module)", item)
+end
+
+-- the tag form's item ("target thin-pool 1.22", "kernel 6.9") in the
+-- requires: form ("target thin-pool >= 1.22", "kernel >= 6.9")
+local function from_tag(item)
+  local words = {}
+  for w in item:gmatch("%S+") do words[#words + 1] = w end
+  if words[1] == "target" and #words == 3 then
+    return string.format("target %s >= %s", words[2], words[3])
+  elseif words[1] == "kernel" and #words == 2 then
+    return "kernel >= " .. words[2]
+  end
+  return item
 end
 
 --- Reads the header of a test's source text.
@@ -114,7 +134,16 @@ function M.parse(text)
       local body = line:match("^%-%-%s*(.-)%s*$")
       local list = body:match("^requires:%s*(.*)$")
       local timeout = body:match("^timeout:%s*(.*)$")
-      if list then
+      local tag = body:match("^@requires%s+(.-)$")
+      if tag then
+        local req, why = parse_item(from_tag(tag), lineno)
+        if not req then return nil, why end
+        out.requires[#out.requires + 1] = req
+      elseif body == "@requires" then
+        return err(lineno, "@requires names nothing")
+      elseif body == "@quick" then
+        out.quick = true
+      elseif list then
         local any = false
         for item in (list .. ";"):gmatch("([^;]*);") do
           item = item:match("^%s*(.-)%s*$")
@@ -166,7 +195,7 @@ end
 --- Which requirements the machine does not meet.
 -- @tparam table header as parse returns
 -- @tparam table facts `{kernel = "6.1.0-57-cloud-amd64", targets = {["thin-pool"] = "1.23.0", ...},
---   has_tool = function(name) -> bool}`
+--   has_tool = function(name) -> bool, has_module = function(name) -> bool}`
 -- @treturn {string,...} one reason per unmet requirement (empty when all are met)
 function M.unmet(header, facts)
   local reasons = {}
@@ -191,6 +220,10 @@ function M.unmet(header, facts)
     elseif r.kind == "tool" then
       if not facts.has_tool(r.name) then
         reasons[#reasons + 1] = "tool " .. r.name .. " not found"
+      end
+    elseif r.kind == "module" then
+      if not (facts.has_module and facts.has_module(r.name)) then
+        reasons[#reasons + 1] = "kernel module " .. r.name .. " not available"
       end
     end
   end

@@ -352,6 +352,27 @@ end
 -- num_stripes, chunk_size, stripe, device, offset=0}.
 -- @function UnstripedTarget
 
+--- A switch target from (start, size, args) or {start=0, size,
+-- region_size, features={}, paths={{device, offset=0}, ...}}.
+-- @function SwitchTarget
+
+--- An ebs target from (start, size, args) or {start=0, size, device,
+-- offset=0, emulated_sector_size, underlying_sector_size?}.
+-- @function EbsTarget
+
+--- A zoned target from (start, size, args) or {start=0, size,
+-- devices={{device}, ...}} (a regular device first, then zoned ones).
+-- @function ZonedTarget
+
+--- A clone target from (start, size, args) or {start=0, size,
+-- metadata_dev, dest_dev, source_dev, region_size, features?, core_args?}.
+-- @function CloneTarget
+
+--- A vdo target from (start, size, args) or {start=0, size, version="V4",
+-- storage_dev, storage_blocks, minimum_io_size=4096,
+-- block_map_cache_blocks=32768, block_map_era_length=16380, options={}}.
+-- @function VdoTarget
+
 generic_meta = new_meta("DmTarget")
 
 local function check_type_name(type_name, where)

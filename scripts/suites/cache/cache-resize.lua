@@ -4,7 +4,7 @@
 -- are still cached and every byte reads back. Modelled on
 -- device-mapper-test-suite's cache ResizeTests (resize_cache_dev) and
 -- lvm2's test/shell/lvresize-cache.sh.
--- @requires target cache
+-- requires: target cache
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

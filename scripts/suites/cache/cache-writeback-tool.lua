@@ -8,10 +8,7 @@
 -- copy runs with --no-metadata-update and the dirty flags are cleared
 -- through cache_dump/cache_restore; 1.x updates the metadata itself. Modelled on device-mapper-test-suite's
 -- cache_writeback tests and thin-provisioning-tools' cache_writeback man page.
--- @requires target cache
--- @requires tool cache_writeback
--- @requires tool cache_dump
--- @requires tool cache_check
+-- requires: target cache; tool cache_writeback; tool cache_dump; tool cache_check
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -5,10 +5,8 @@
 -- mappings as used cache blocks, none dirty). Modelled on
 -- device-mapper-test-suite's cache CleanerTests and cache-policies.rst
 -- ("cleaner").
--- @requires target cache
--- @requires tool cache_check
--- @requires tool cache_dump
--- @quick
+-- requires: target cache; tool cache_check; tool cache_dump
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

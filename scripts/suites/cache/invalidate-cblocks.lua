@@ -4,7 +4,7 @@
 -- and the device still reads the origin's data. Modelled on
 -- device-mapper-test-suite's cache InvalidateCBlocksTests and cache.rst
 -- ("invalidate_cblocks").
--- @requires target cache
+-- requires: target cache
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -7,9 +7,7 @@
 -- clean, so there the comparison is reported, not checked). Modelled on
 -- device-mapper-test-suite's cache MetadataFormatTests and cache.rst
 -- ("metadata2").
--- @requires target cache 1.10
--- @requires tool cache_check
--- @requires tool cache_dump
+-- requires: target cache >= 1.10; tool cache_check; tool cache_dump
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

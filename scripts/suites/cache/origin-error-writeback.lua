@@ -4,8 +4,8 @@
 -- once the origin is back the cleaner policy writes everything back and
 -- the origin holds it. Modelled on device-mapper-test-suite's cache
 -- "origin io errors" tests and cache.rst.
--- @requires target cache
--- @quick
+-- requires: target cache
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

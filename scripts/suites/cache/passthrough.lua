@@ -3,7 +3,7 @@
 -- passthrough with no cache blocks used, and the origin holds the data.
 -- Modelled on device-mapper-test-suite's cache IOModeTests (passthrough)
 -- and cache.rst ("passthrough").
--- @requires target cache
+-- requires: target cache
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

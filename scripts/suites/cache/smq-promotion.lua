@@ -3,7 +3,7 @@
 -- blocks grow), later passes hit the cache, and the data stays right.
 -- Modelled on device-mapper-test-suite's cache PolicyTests (smq) and
 -- Documentation/admin-guide/device-mapper/cache-policies.rst.
--- @requires target cache
+-- requires: target cache
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -3,8 +3,8 @@
 -- new data while the origin lacks exactly the dirty blocks (origin blocks
 -- with the data + dirty = blocks written). Modelled on
 -- device-mapper-test-suite's cache IOModeTests (writeback) and cache.rst.
--- @requires target cache
--- @quick
+-- requires: target cache
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

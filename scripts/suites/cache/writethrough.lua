@@ -4,7 +4,7 @@
 -- it is served by the cache (read hits). Modelled on
 -- device-mapper-test-suite's cache IOModeTests (writethrough) and
 -- Documentation/admin-guide/device-mapper/cache.rst ("writethrough").
--- @requires target cache
+-- requires: target cache
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -3,9 +3,8 @@
 -- era_dump of the stopped target reads the same current era. Modelled on
 -- device-mapper-test-suite's era tests and
 -- Documentation/admin-guide/device-mapper/era.rst ("checkpoint").
--- @requires target era
--- @requires tool era_dump
--- @quick
+-- requires: target era; tool era_dump
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -4,9 +4,8 @@
 -- the second era lists exactly 10-12, and since the first era 0-3 and
 -- 10-12. Modelled on device-mapper-test-suite's era tests
 -- (era_invalidate) and era.rst ("Use cases").
--- @requires target era
--- @requires tool era_invalidate
--- @quick
+-- requires: target era; tool era_invalidate
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

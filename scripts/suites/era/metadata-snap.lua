@@ -3,8 +3,7 @@
 -- drop_metadata_snap clears it, and era_check passes on the stopped
 -- target's metadata. Modelled on device-mapper-test-suite's era tests and
 -- era.rst ("take_metadata_snap", "drop_metadata_snap").
--- @requires target era
--- @requires tool era_check
+-- requires: target era; tool era_check
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

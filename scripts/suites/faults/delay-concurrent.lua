@@ -4,11 +4,11 @@
 -- well under four delays), and every read returns the right data.
 -- Modelled on Documentation/admin-guide/device-mapper/delay.rst and
 -- xfstests' common/dmdelay.
--- @requires target delay
+-- requires: target delay
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"
-local core = require "sts.core"
+local time = require "sts.time"
 local dm = require "sts.dm"
 local check = suite.start()
 
@@ -18,16 +18,16 @@ do
   assert(suite.write_blocks(los[1].path, 0, 64, "dl", 0))
   local d <close> = suite.device("delay", dm.DelayTarget{size = los[1].size // 512, device = los[1].path,
     delay = DELAY, write = {device = los[1].path, offset = 0, delay = 0}})
-  local t0 = core.loop.monotonic_ms()
+  local t0 = time.now_ms()
   suite.check_blocks(d.path, 1, 1, "dl", 0, "a delayed read returns the right data")
-  local one = core.loop.monotonic_ms() - t0
+  local one = time.now_ms() - t0
   local argvs = {}
   for i = 1, 4 do
     argvs[i] = {"dd", "if=" .. d.path, "of=/dev/null", "bs=4096", "count=1", "skip=" .. (10 * i), "iflag=direct"}
   end
-  t0 = core.loop.monotonic_ms()
+  t0 = time.now_ms()
   local rcs = suite.parallel(argvs)
-  local four = core.loop.monotonic_ms() - t0
+  local four = time.now_ms() - t0
   print(("one read: %d ms; four concurrent reads: %d ms"):format(one, four))
   check(one >= DELAY, "one read waited at least the delay")
   check(rcs[1] == 0 and rcs[2] == 0 and rcs[3] == 0 and rcs[4] == 0, "all four reads succeeded")

@@ -6,10 +6,8 @@
 -- cut are intact and the ones after it are gone. Modelled on xfstests'
 -- dm-flakey crash tests (common/dmflakey, _flakey_drop_and_remount) and
 -- dm-flakey.rst (drop_writes).
--- @requires target flakey
--- @requires tool mkfs.ext4
--- @requires tool e2fsck
--- @quick
+-- requires: target flakey; tool mkfs.ext4; tool e2fsck
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -2,7 +2,7 @@
 -- enabled, the rest read; a write to a bad block clears it (dust's
 -- documented behaviour) and then reads back; disabling restores normal
 -- reads. Modelled on Documentation/admin-guide/device-mapper/dm-dust.rst.
--- @requires target dust
+-- requires: target dust
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

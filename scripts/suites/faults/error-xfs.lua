@@ -5,15 +5,13 @@
 -- finds nothing, and the files written before the fault are intact.
 -- Modelled on xfstests' dm-error tests (common/dmerror, generic/441) and
 -- Documentation/admin-guide/device-mapper's error target.
--- @requires target error
--- @requires tool mkfs.xfs
--- @requires tool xfs_repair
--- @requires module xfs
+-- requires: target error; tool mkfs.xfs; tool xfs_repair
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"
-local core = require "sts.core"
+local time = require "sts.time"
 local check = suite.start()
+suite.need_filesystem("xfs")
 
 do
   local los <close> = testkit.loop_devices(1, 320)       -- mkfs.xfs wants 300 MB at least
@@ -36,7 +34,7 @@ do
           if line:lower():find("shut", 1, true) and line:find("XFS", 1, true) then said = true end
         end
         if said then break end
-        core.loop.sleep_ms(200)
+        time.sleep_ms(200)
       end
       check(said, "the kernel log says xfs shut down")
       fault:restore()

@@ -4,8 +4,8 @@
 -- own data is untouched and reads right once the table is back.
 -- Modelled on Documentation/admin-guide/device-mapper/dm-flakey.rst
 -- (corrupt_bio_byte) and xfstests' common/dmflakey.
--- @requires target flakey
--- @quick
+-- requires: target flakey
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -5,13 +5,11 @@
 -- (a second e2fsck is clean) and every file whose fsync succeeded before
 -- the first failure reads back intact. Modelled on xfstests' generic
 -- dm-flakey tests (common/dmflakey) and dm-flakey.rst (up/down intervals).
--- @requires target flakey
--- @requires tool mkfs.ext4
--- @requires tool e2fsck
+-- requires: target flakey; tool mkfs.ext4; tool e2fsck
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"
-local core = require "sts.core"
+local time = require "sts.time"
 local check = suite.start()
 
 do
@@ -26,14 +24,14 @@ do
     end
     suite.must({"sync"})
     local fault <close> = testkit.inject(lin, {type = "flakey", up = 1, down = 1})
-    local t0 = core.loop.monotonic_ms()
+    local t0 = time.now_ms()
     local n = 0
-    while core.loop.monotonic_ms() - t0 < 6000 do
+    while time.now_ms() - t0 < 6000 do
       n = n + 1
       local path = m.dir .. "/cyc-" .. n
       local r = suite.run({"dd", "if=/dev/zero", "of=" .. path, "bs=4096", "count=8", "conv=fsync"})
       if r.rc ~= 0 then failed = failed + 1 end
-      core.loop.sleep_ms(100)
+      time.sleep_ms(100)
     end
     print(("%d writes with fsync during the cycles, %d failed"):format(n, failed))
     check(failed > 0, "some fsyncs failed while the device was down")

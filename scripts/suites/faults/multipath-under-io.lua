@@ -6,12 +6,12 @@
 -- through each path. Modelled on lvm2's and the kernel's multipath
 -- documentation (Documentation/admin-guide/device-mapper/dm-multipath)
 -- and blktests' dm/ multipath tests.
--- @requires target multipath
--- @quick
+-- requires: target multipath
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"
-local core = require "sts.core"
+local time = require "sts.time"
 local check = suite.start()
 
 local function path_state(st, devt)
@@ -31,12 +31,12 @@ do
   -- the writer runs in the background while the paths change under it
   local writer = assert(io.popen(string.format(
     "dd if=%s of=%s bs=4096 oflag=direct conv=notrunc 2>&1; echo rc=$?", src, mp.path), "r"))
-  core.loop.sleep_ms(300)
+  time.sleep_ms(300)
   local fault = testkit.inject(a, {type = "error"})
   local ok1, st1 = suite.poll(mp, function(s) local p = path_state(s, A) return p and not p.active end, 20000)
   check(ok1, "typed status: path A failed while the writer ran (fail count " ..
     tostring(path_state(st1, A) and path_state(st1, A).fail_count) .. ")")
-  core.loop.sleep_ms(300)
+  time.sleep_ms(300)
   fault:restore()
   suite.message(mp, "reinstate_path " .. A)
   local st2 = suite.status(mp)

@@ -5,9 +5,8 @@
 -- file) reads exactly the data. Modelled on cryptsetup's own tests
 -- (compat-test, plain mode) and
 -- Documentation/admin-guide/device-mapper/dm-crypt.rst.
--- @requires target crypt
--- @requires tool cryptsetup
--- @quick
+-- requires: target crypt; tool cryptsetup
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

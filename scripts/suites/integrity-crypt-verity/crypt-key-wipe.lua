@@ -3,7 +3,7 @@
 -- lets it resume and the data reads back; a wrong key reads garbage.
 -- Modelled on Documentation/admin-guide/device-mapper/dm-crypt.rst
 -- ("key set", "key wipe") and cryptsetup's luksSuspend/luksResume tests.
--- @requires target crypt
+-- requires: target crypt
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

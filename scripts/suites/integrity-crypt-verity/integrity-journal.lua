@@ -5,8 +5,8 @@
 -- typed status counts the mismatch, and the other blocks still read.
 -- Modelled on Documentation/admin-guide/device-mapper/dm-integrity.rst
 -- and cryptsetup's integritysetup tests (integrity-compat-test).
--- @requires target integrity
--- @quick
+-- requires: target integrity
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local check = suite.start()

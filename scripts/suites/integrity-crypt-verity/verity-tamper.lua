@@ -3,8 +3,7 @@
 -- verity that block fails to read, the typed status turns C (corrupted),
 -- and the other blocks still read. Modelled on cryptsetup's
 -- verity-compat-test (corrupted data) and verity.rst.
--- @requires target verity
--- @requires tool veritysetup
+-- requires: target verity; tool veritysetup
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -3,9 +3,8 @@
 -- our own table with that root hash reads every block and the typed
 -- status says verified. Modelled on cryptsetup's verity-compat-test and
 -- Documentation/admin-guide/device-mapper/verity.rst.
--- @requires target verity
--- @requires tool veritysetup
--- @quick
+-- requires: target verity; tool veritysetup
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

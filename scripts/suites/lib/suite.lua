@@ -6,11 +6,12 @@
 --   local suite = require "suite"
 --   local check = suite.start()
 --
--- suite.start() reads the scenario's own header: each `-- @requires ...`
--- line names one thing it needs (`target NAME [MIN_VERSION]`, `tool NAME`,
--- `kernel MIN_RELEASE`, `module NAME`), checked before anything is made; a
--- missing one prints `SKIP: reason` and exits 77. `-- @quick` marks the
--- scenarios `make check` runs. The scenario ends with os.exit(suite.report())
+-- The scenario's header is the runner's (sts-test; see
+-- sts.runner.requires): `-- requires: target thin-pool >= 1.22; tool
+-- thin_check` lines and a `-- quick` line for the subset `make check` runs.
+-- sts-test reads it without running the file; suite.start() checks the
+-- same needs with sts.gate, so a scenario run on its own skips the same
+-- way (`SKIP: reason`, exit 77). The scenario ends with os.exit(suite.report())
 -- after its fixtures' scopes (0 pass, 1 fail).
 --
 -- Data is checked block by block: write_blocks stamps every 4 KiB block
@@ -20,6 +21,9 @@
 local testkit = require "sts.testkit"
 local dm = require "sts.dm"
 local core = require "sts.core"
+local time = require "sts.time"
+local gate = require "sts.gate"
+local requires = require "sts.runner.requires"
 
 local suite = {}
 
@@ -40,96 +44,41 @@ local function read_file(path)
 end
 suite.read_file = read_file
 
--- "6.1.0-57-cloud-amd64" -> {6, 1, 0}; versions "1.22.0" the same way
-local function numbers(text)
-  local list = {}
-  for n in tostring(text):gmatch("%d+") do list[#list + 1] = tonumber(n) end
-  return list
-end
-
--- true when version a >= b, comparing number by number
-local function at_least(a, b)
-  local x, y = numbers(a), numbers(b)
-  for i = 1, math.max(#x, #y) do
-    local p, q = x[i] or 0, y[i] or 0
-    if p ~= q then return p > q end
-  end
-  return true
-end
-suite.at_least = at_least
-
-local function kernel_release()
-  return ((read_file("/proc/sys/kernel/osrelease") or ""):gsub("%s+$", ""))
-end
-suite.kernel_release = kernel_release
-
-local function target_version(name)
-  for _, t in ipairs(dm.targets()) do
-    if t.name == name then return t.version end
-  end
-end
-
--- a target not loaded yet may be a module modprobe can load
-local function find_target(name)
-  local v = target_version(name)
-  if v then return v end
-  core.proc.run({"modprobe", "dm-" .. name}, {timeout = 30})
-  return target_version(name)
-end
-
--- Why the requirement `words` is not met, or nil when it is.
-local function unmet(words)
-  local kind, name, min = words[1], words[2], words[3]
-  if kind == "target" then
-    local v = find_target(name)
-    if not v then return "the kernel has no dm target '" .. name .. "'" end
-    if min and not at_least(v, min) then
-      return string.format("dm target %s is %s, needs %s", name, v, min)
-    end
-  elseif kind == "tool" then
-    if not core.proc.which(name) then return "no program '" .. name .. "' in PATH" end
-  elseif kind == "kernel" then
-    if not at_least(kernel_release(), name) then
-      return "kernel " .. kernel_release() .. " is older than " .. name
-    end
-  elseif kind == "module" then
-    local r = core.proc.run({"modprobe", name}, {timeout = 30})
-    if r.rc ~= 0 then return "cannot load module " .. name .. ": " .. r.stderr:gsub("%s+$", "") end
-  else
-    error("suite: unknown requirement '" .. tostring(kind) .. "' in the header")
-  end
-end
-
---- The requirement lines of a scenario file: a list of word lists.
+--- The scenario's header as the runner reads it (sts.runner.requires).
 -- @tparam string path the scenario
--- @treturn table `{ {"target", "thin-pool", "1.22"}, ... }`, and whether it is quick
+-- @treturn table `{requires = {item...}, quick = bool, timeout = seconds|nil}`
 function suite.header(path)
-  local list, quick = {}, false
-  for line in io.lines(path) do
-    if not line:match("^%-%-") then break end
-    local req = line:match("^%-%-%s*@requires%s+(.-)%s*$")
-    if req then
-      local words = {}
-      for w in req:gmatch("%S+") do words[#words + 1] = w end
-      list[#list + 1] = words
-    end
-    if line:match("^%-%-%s*@quick%s*$") then quick = true end
-  end
-  return list, quick
+  local h, why = requires.read(path)
+  if not h then error("suite: " .. tostring(why), 0) end
+  return h
 end
 
---- Checks the scenario's requirements (its header) and returns `check`.
--- Exits 77 with "SKIP: reason" when one is not met or there is no dm.
+--- Checks the scenario's header requirements with sts.gate and returns `check`.
+-- The runner checks the same header before it starts the scenario; this
+-- keeps a scenario run on its own (sts-vm run, stslua) self-checking:
+-- an unmet need prints "SKIP: reason" and exits 77.
 -- @treturn function check(cond, what)
 function suite.start()
-  local ok, why = dm.available()
-  if not ok then suite.skip(why) end
-  for _, words in ipairs(suite.header(arg[0])) do
-    local reason = unmet(words)
-    if reason then suite.skip(reason) end
+  for _, r in ipairs(suite.header(arg[0]).requires) do
+    local v = r.version and table.concat(r.version, ".")
+    if r.kind == "target" then gate.need_target(r.name, v)
+    elseif r.kind == "kernel" then gate.need_kernel(v)
+    else gate.need_tool(r.name) end
   end
-  print("scenario " .. arg[0] .. " on kernel " .. kernel_release())
+  print("scenario " .. arg[0] .. " on kernel " .. tostring(gate.kernel_release()))
   return check
+end
+
+--- Skips the scenario unless the kernel has filesystem `fstype` (loaded
+-- with modprobe when it is a module); the runner's header has no such need.
+-- @tparam string fstype e.g. "xfs"
+function suite.need_filesystem(fstype)
+  suite.run({"modprobe", "-q", fstype}, {timeout = 30})
+  for line in (read_file("/proc/filesystems") or ""):gmatch("[^\n]+") do
+    if line:match("%s" .. fstype .. "$") then return end
+  end
+  gate.skip(("the kernel has no %s filesystem (not built in, no module) (kernel %s)")
+    :format(fstype, tostring(gate.kernel_release())))
 end
 
 --- The version a dmpd tool prints ("0.9.0"), or "?".
@@ -141,8 +90,7 @@ end
 --- Prints the reason and exits 77 (skipped).
 -- @tparam string reason
 function suite.skip(reason)
-  print("SKIP: " .. tostring(reason))
-  os.exit(77)
+  gate.skip(reason)
 end
 
 --- Prints PASS or the failure count; the exit status for os.exit.
@@ -386,12 +334,12 @@ end
 -- holds, for targets that raise no dm event when it changes.
 -- @treturn boolean|nil true and the status, or nil and the last status
 function suite.poll(d, predicate, timeout_ms)
-  local t0 = core.loop.monotonic_ms()
+  local t0 = time.now_ms()
   while true do
     local st = suite.status(d)
     if predicate(st) then return true, st end
-    if core.loop.monotonic_ms() - t0 > (timeout_ms or 30000) then return nil, st end
-    core.loop.sleep_ms(100)
+    if time.now_ms() - t0 > (timeout_ms or 30000) then return nil, st end
+    time.sleep_ms(100)
   end
 end
 

@@ -3,7 +3,7 @@
 -- reports its own device healthy), and data written through it lands
 -- identically on both legs. Modelled on lvm2's test/shell/mirror-*.sh
 -- (core and disk logs) and the kernel's dm-log documentation.
--- @requires target mirror
+-- requires: target mirror
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

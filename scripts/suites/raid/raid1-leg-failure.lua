@@ -5,8 +5,8 @@
 -- holds every byte written while it was gone. Modelled on lvm2's
 -- test/shell/lvconvert-raid.sh and lvchange-raid.sh (refresh after a
 -- transient failure) and dm-raid.rst ("rebuild").
--- @requires target raid
--- @quick
+-- requires: target raid
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

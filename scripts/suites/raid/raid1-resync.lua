@@ -3,8 +3,8 @@
 -- (health AA); data written through the set then lands identically on
 -- both legs' data devices. Modelled on lvm2's test/shell/lvcreate-raid.sh
 -- and Documentation/admin-guide/device-mapper/dm-raid.rst.
--- @requires target raid
--- @quick
+-- requires: target raid
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local dm = require "sts.dm"

@@ -3,7 +3,7 @@
 -- failing the set reads every byte from the survivors (parity) and the
 -- typed status shows the dead leg. Modelled on lvm2's
 -- test/shell/lvcreate-raid.sh (raid5) and dm-raid.rst.
--- @requires target raid
+-- requires: target raid
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

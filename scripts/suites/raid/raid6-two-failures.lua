@@ -2,7 +2,7 @@
 -- initial sync, data written reads back even with two legs' data devices
 -- failing at once, and the typed status counts two dead legs. Modelled on
 -- lvm2's test/shell/lvcreate-raid.sh (raid6) and dm-raid.rst.
--- @requires target raid
+-- requires: target raid
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

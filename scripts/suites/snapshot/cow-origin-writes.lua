@@ -4,8 +4,8 @@
 -- the COW store holding at least the copied 2 MiB. Modelled on
 -- device-mapper-test-suite's snapshot tests ("origin writes copy") and
 -- Documentation/admin-guide/device-mapper/snapshot.rst.
--- @requires target snapshot
--- @quick
+-- requires: target snapshot
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local check = suite.start()

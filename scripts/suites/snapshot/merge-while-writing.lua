@@ -5,7 +5,7 @@
 -- write made during the merge. Modelled on lvm2's
 -- test/shell/snapshot-merge.sh and snapshot.rst ("snapshot-merge": the
 -- origin stays usable during the merge).
--- @requires target snapshot-merge
+-- requires: target snapshot-merge
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

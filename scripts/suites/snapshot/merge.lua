@@ -7,8 +7,8 @@
 -- snapshot's own writes in the third MiB. Modelled on
 -- device-mapper-test-suite's snapshot merge tests, lvm2's
 -- test/shell/snapshot-merge.sh and snapshot.rst ("snapshot-merge").
--- @requires target snapshot-merge
--- @quick
+-- requires: target snapshot-merge
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

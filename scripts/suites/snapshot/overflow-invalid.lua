@@ -3,8 +3,8 @@
 -- say Invalid, reads of the snapshot fail, and the origin keeps working
 -- and reads the new data. Modelled on device-mapper-test-suite's snapshot
 -- tests ("snapshot overflow") and lvm2's test/shell/snapshot-autoumount-dmeventd.sh.
--- @requires target snapshot
--- @quick
+-- requires: target snapshot
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local check = suite.start()

@@ -5,7 +5,7 @@
 -- has no metadata and, set up again, starts from the current origin.
 -- Modelled on device-mapper-test-suite's snapshot tests and snapshot.rst
 -- (persistent "P" / transient "N").
--- @requires target snapshot
+-- requires: target snapshot
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local dm = require "sts.dm"

@@ -5,7 +5,7 @@
 -- into every snapshot that still shares it. Modelled on
 -- device-mapper-test-suite's snapshot tests ("multiple snapshots") and
 -- snapshot.rst.
--- @requires target snapshot
+-- requires: target snapshot
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local check = suite.start()

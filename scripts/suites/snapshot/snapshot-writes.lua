@@ -3,7 +3,7 @@
 -- the COW store grows by at least that much. Modelled on
 -- device-mapper-test-suite's snapshot tests ("write to snapshot") and
 -- snapshot.rst.
--- @requires target snapshot
+-- requires: target snapshot
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local check = suite.start()

@@ -4,9 +4,8 @@
 -- zeros. Modelled on device-mapper-test-suite's thin ZeroingTests and
 -- Documentation/admin-guide/device-mapper/thin-provisioning.rst
 -- (skip_block_zeroing).
--- @requires target thin-pool
--- @requires tool thin_check
--- @quick
+-- requires: target thin-pool; tool thin_check
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -3,8 +3,7 @@
 -- exactly its own data (no block landed in another thin), the pool maps
 -- exactly the blocks written, and thin_check passes. Modelled on
 -- device-mapper-test-suite's thin "lots of concurrent io" stress tests.
--- @requires target thin-pool
--- @requires tool thin_check
+-- requires: target thin-pool; tool thin_check
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

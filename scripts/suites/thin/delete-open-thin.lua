@@ -2,8 +2,7 @@
 -- its data; once its device is removed the delete goes through and the
 -- pool gets its blocks back. Modelled on device-mapper-test-suite's thin
 -- DeletionTests ("delete an active device fails").
--- @requires target thin-pool
--- @requires tool thin_check
+-- requires: target thin-pool; tool thin_check
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

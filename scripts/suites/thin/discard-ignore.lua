@@ -2,9 +2,7 @@
 -- support, a discard of a thin range frees nothing (typed status) and the
 -- data stays readable. Modelled on device-mapper-test-suite's thin
 -- DiscardTests (ignore_discard) and lvm2's test/shell/discards-thin.sh.
--- @requires target thin-pool
--- @requires tool blkdiscard
--- @requires tool thin_check
+-- requires: target thin-pool; tool blkdiscard; tool thin_check
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

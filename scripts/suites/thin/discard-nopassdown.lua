@@ -4,9 +4,7 @@
 -- device still holds all 64 blocks of data. Modelled on
 -- device-mapper-test-suite's thin DiscardTests (no_discard_passdown) and
 -- lvm2's test/shell/discards-thin.sh.
--- @requires target thin-pool
--- @requires tool blkdiscard
--- @requires tool thin_check
+-- requires: target thin-pool; tool blkdiscard; tool thin_check
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -4,10 +4,8 @@
 -- freed blocks no longer hold the data. Modelled on
 -- device-mapper-test-suite's thin DiscardTests (discard_passdown) and
 -- lvm2's test/shell/discards-thin.sh.
--- @requires target thin-pool
--- @requires tool blkdiscard
--- @requires tool thin_check
--- @quick
+-- requires: target thin-pool; tool blkdiscard; tool thin_check
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -4,8 +4,7 @@
 -- Modelled on device-mapper-test-suite's thin ExternalOriginTests and
 -- Documentation/admin-guide/device-mapper/thin-provisioning.rst
 -- ("External snapshots").
--- @requires target thin-pool
--- @requires tool thin_check
+-- requires: target thin-pool; tool thin_check
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -4,9 +4,7 @@
 -- live metadata sees the new ones, and release clears the held root.
 -- Modelled on device-mapper-test-suite's thin MetadataSnapTests and
 -- thin-provisioning.rst (reserve_metadata_snap).
--- @requires target thin-pool
--- @requires tool thin_dump
--- @requires tool thin_check
+-- requires: target thin-pool; tool thin_dump; tool thin_check
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -3,8 +3,7 @@
 -- pool's typed status gives back exactly their blocks and the survivors
 -- still read their own data. Modelled on device-mapper-test-suite's thin
 -- CreationTests/DeletionTests ("create lots of thins", "delete many").
--- @requires target thin-pool
--- @requires tool thin_check
+-- requires: target thin-pool; tool thin_check
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

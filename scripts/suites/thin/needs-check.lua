@@ -5,8 +5,7 @@
 -- fail; `thin_check --clear-needs-check-flag` clears it and the pool comes
 -- back rw. Modelled on device-mapper-test-suite's thin NeedsCheckTests and
 -- thin-provisioning.rst ("needs_check").
--- @requires target thin-pool
--- @requires tool thin_check
+-- requires: target thin-pool; tool thin_check
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

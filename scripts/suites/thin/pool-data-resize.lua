@@ -5,8 +5,7 @@
 -- succeed, and both old and new data read back. Modelled on
 -- device-mapper-test-suite's thin PoolResizeTests (resize_data_dev) and
 -- lvm2's test/shell/lvextend-thin.sh.
--- @requires target thin-pool
--- @requires tool thin_check
+-- requires: target thin-pool; tool thin_check
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

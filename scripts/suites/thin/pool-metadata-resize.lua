@@ -4,8 +4,7 @@
 -- pool stays rw and keeps serving and taking data, and thin_check passes.
 -- Modelled on device-mapper-test-suite's thin MetadataResizeTests and
 -- lvm2's test/shell/lvresize-thin-metadata.sh.
--- @requires target thin-pool
--- @requires tool thin_check
+-- requires: target thin-pool; tool thin_check
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

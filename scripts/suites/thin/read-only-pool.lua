@@ -3,8 +3,7 @@
 -- block fails, and after switching back the writes go through. Modelled on
 -- device-mapper-test-suite's thin ReadOnlyTests and thin-provisioning.rst
 -- (read_only).
--- @requires target thin-pool
--- @requires tool thin_check
+-- requires: target thin-pool; tool thin_check
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

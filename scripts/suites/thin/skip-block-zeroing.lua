@@ -3,8 +3,7 @@
 -- it was on the data device (the pool did not zero it), while blocks
 -- never provisioned still read zeros. Modelled on device-mapper-test-suite's
 -- thin ZeroingTests and thin-provisioning.rst (skip_block_zeroing).
--- @requires target thin-pool
--- @requires tool thin_check
+-- requires: target thin-pool; tool thin_check
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

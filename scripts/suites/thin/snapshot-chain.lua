@@ -5,8 +5,7 @@
 -- the pool must have allocated exactly one new pool block per
 -- generation. Modelled on device-mapper-test-suite's thin SnapshotTests
 -- ("many snapshots of snapshots", "snapshot chain").
--- @requires target thin-pool
--- @requires tool thin_check
+-- requires: target thin-pool; tool thin_check
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

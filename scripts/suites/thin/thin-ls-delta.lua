@@ -5,11 +5,8 @@
 -- different, 15 same and 3 right-only blocks. Modelled on
 -- device-mapper-test-suite's ThinLsTests/ThinDeltaTests and
 -- thin-provisioning-tools' thin_ls/thin_delta man pages.
--- @requires target thin-pool
--- @requires tool thin_ls
--- @requires tool thin_delta
--- @requires tool thin_check
--- @quick
+-- requires: target thin-pool; tool thin_ls; tool thin_delta; tool thin_check
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -3,9 +3,7 @@
 -- and the new id is what thin_dump reads from the metadata. Modelled on
 -- device-mapper-test-suite's thin TransactionIdTests and
 -- thin-provisioning.rst (set_transaction_id).
--- @requires target thin-pool
--- @requires tool thin_dump
--- @requires tool thin_check
+-- requires: target thin-pool; tool thin_dump; tool thin_check
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -4,10 +4,8 @@
 -- matrix, 6.12) and vdoformat (untested here: the default kernel has no
 -- dm-vdo). Modelled on
 -- Documentation/admin-guide/device-mapper/vdo.rst ("compression").
--- @requires kernel 6.9
--- @requires target vdo
--- @requires tool vdoformat
--- @quick
+-- requires: kernel >= 6.9; target vdo; tool vdoformat
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -4,10 +4,8 @@
 -- kernel with dm-vdo (6.9 and later; in the matrix, 6.12) and vdoformat.
 -- Modelled on Documentation/admin-guide/device-mapper/vdo.rst and lvm2's
 -- test/shell/lvcreate-vdo.sh.
--- @requires kernel 6.9
--- @requires target vdo
--- @requires tool vdoformat
--- @quick
+-- requires: kernel >= 6.9; target vdo; tool vdoformat
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -7,8 +7,8 @@
 -- (256 blocks here) and stops, so the scenario does not wait for it to
 -- drain alone. Modelled on lvm2's test/shell/writecache.sh (cleaner) and
 -- Documentation/admin-guide/device-mapper/writecache.rst ("cleaner").
--- @requires target writecache 1.3
--- @quick
+-- requires: target writecache >= 1.3
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

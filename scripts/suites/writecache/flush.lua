@@ -4,8 +4,8 @@
 -- flush message no block is waiting for writeback and the origin holds
 -- every block. Modelled on lvm2's test/shell/writecache.sh and
 -- Documentation/admin-guide/device-mapper/writecache.rst ("flush").
--- @requires target writecache
--- @quick
+-- requires: target writecache
+-- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"
