@@ -303,6 +303,27 @@ local function touch(dev)
   if data then sio.write_block(dev, 0, data, {dsync = true}) end
 end
 
+-- The fail_leg and restore_leg of raid and mirror sets. `parts(leg)`: the
+-- leg's devices to fail; `dead(char)`: whether a health char shows it failed.
+local function fail_leg(self, kind, i, opts, parts, dead)
+  opts = check_fields(opts, LEG_WAIT, kind .. ":fail_leg")
+  local leg = leg_of(self, i, kind .. ":fail_leg")
+  if leg.saved then kit_error("%s %s: leg %d is already failed", kind, self.name, i) end
+  fail_devices(leg, parts(leg))
+  touch(self.dev)
+  return wait.wait_for(self.dev, function(st) return dead(st.health_chars[i]) end,
+    opts.timeout_ms or 30000)
+end
+
+local function restore_leg(self, kind, i)
+  local leg = leg_of(self, i, kind .. ":restore_leg")
+  if not leg.saved then kit_error("%s %s: leg %d is not failed", kind, self.name, i) end
+  restore_devices(leg)
+  local ok, msg = self.dev:reload(self.dev:targets())
+  if not ok then kit_error("%s %s: reload after restoring leg %d: %s", kind, self.name, i, msg) end
+  return self:status()
+end
+
 --- Fails leg i: its devices' tables become error targets, a write goes to
 -- the set so the kernel meets the failure, and this returns when the
 -- status shows the leg dead (`health_chars[i] == "D"`).
@@ -310,13 +331,8 @@ end
 -- @tparam[opt] table opts `timeout_ms` (30000)
 -- @treturn table the typed status
 function Raid:fail_leg(i, opts)
-  opts = check_fields(opts, LEG_WAIT, "raid:fail_leg")
-  local leg = leg_of(self, i, "raid:fail_leg")
-  if leg.saved then kit_error("raid %s: leg %d is already failed", self.name, i) end
-  fail_devices(leg, {leg.data, leg.meta})
-  touch(self.dev)
-  return wait.wait_for(self.dev, function(st) return st.health_chars[i] == "D" end,
-    opts.timeout_ms or 30000)
+  return fail_leg(self, "raid", i, opts, function(leg) return {leg.data, leg.meta} end,
+    function(c) return c == "D" end)
 end
 
 --- Brings leg i back: its tables are restored and the set reloaded with
@@ -325,12 +341,7 @@ end
 -- @tparam integer i the leg, from 1
 -- @treturn table the typed status right after
 function Raid:restore_leg(i)
-  local leg = leg_of(self, i, "raid:restore_leg")
-  if not leg.saved then kit_error("raid %s: leg %d is not failed", self.name, i) end
-  restore_devices(leg)
-  local ok, msg = self.dev:reload(self.dev:targets())
-  if not ok then kit_error("raid %s: reload to re-add leg %d: %s", self.name, i, msg) end
-  return self:status()
+  return restore_leg(self, "raid", i)
 end
 
 --- Waits until the set is in sync with every leg alive: sync_action
@@ -389,13 +400,8 @@ end
 -- @tparam[opt] table opts `timeout_ms` (30000)
 -- @treturn table the typed status
 function Mirror:fail_leg(i, opts)
-  opts = check_fields(opts, LEG_WAIT, "mirror:fail_leg")
-  local leg = leg_of(self, i, "mirror:fail_leg")
-  if leg.saved then kit_error("mirror %s: leg %d is already failed", self.name, i) end
-  fail_devices(leg, {leg.data})
-  touch(self.dev)
-  return wait.wait_for(self.dev, function(st) return st.health_chars[i] ~= "A" end,
-    opts.timeout_ms or 30000)
+  return fail_leg(self, "mirror", i, opts, function(leg) return {leg.data} end,
+    function(c) return c ~= "A" end)
 end
 
 --- Brings leg i back and reloads the mirror with its table (dm-mirror
@@ -403,12 +409,7 @@ end
 -- @tparam integer i
 -- @treturn table the typed status right after
 function Mirror:restore_leg(i)
-  local leg = leg_of(self, i, "mirror:restore_leg")
-  if not leg.saved then kit_error("mirror %s: leg %d is not failed", self.name, i) end
-  restore_devices(leg)
-  local ok, msg = self.dev:reload(self.dev:targets())
-  if not ok then kit_error("mirror %s: reload after restoring leg %d: %s", self.name, i, msg) end
-  return self:status()
+  return restore_leg(self, "mirror", i)
 end
 
 --- Waits until every region is in sync and every leg alive.
