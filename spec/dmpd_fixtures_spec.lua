@@ -95,25 +95,25 @@ for gen, traits in pairs(GENERATIONS) do
 
     it("thin_ls: default columns, every field, sizes from either spelling", function()
       local rows = dmpd.parse_thin_ls(read(gen, "thin_ls.out"))
-      assert.are.same({{dev = 1, mapped = 21 * 128 * 512, create_time = 0, snap_time = 1},
-                       {dev = 2, mapped = 22 * 128 * 512, create_time = 1, snap_time = 1}}, rows)
+      assert.are.same({{dev_id = 1, mapped_approx_bytes = 21 * 128 * 512, create_time = 0, snap_time = 1},
+                       {dev_id = 2, mapped_approx_bytes = 22 * 128 * 512, create_time = 1, snap_time = 1}}, rows)
       local all = dmpd.parse_thin_ls(read(gen, "thin_ls_fields.out"))
       local bs = 128
       local want = {}
       for i, d in ipairs({{1, 21, 6, 0, 0, 1}, {2, 22, 7, 1, 1, 1}}) do
         local dev, mapped, excl, trans, ctime, stime = table.unpack(d)
         local shared = mapped - excl
-        want[i] = {dev = dev, mapped_blocks = mapped, exclusive_blocks = excl, shared_blocks = shared,
+        want[i] = {dev_id = dev, mapped_blocks = mapped, exclusive_blocks = excl, shared_blocks = shared,
                    mapped_sectors = mapped * bs, exclusive_sectors = excl * bs, shared_sectors = shared * bs,
                    mapped_bytes = mapped * bs * 512, exclusive_bytes = excl * bs * 512,
-                   shared_bytes = shared * bs * 512, mapped = mapped * bs * 512,
-                   exclusive = excl * bs * 512, shared = shared * bs * 512,
+                   shared_bytes = shared * bs * 512, mapped_approx_bytes = mapped * bs * 512,
+                   exclusive_approx_bytes = excl * bs * 512, shared_approx_bytes = shared * bs * 512,
                    transaction = trans, create_time = ctime, snap_time = stime}
       end
       assert.are.same(want, all)
       -- the snapshot owns nothing: 0.9 prints "0", 1.x "0b"
       local shared = dmpd.parse_thin_ls(read(gen, "thin_ls_shared.out"))
-      assert.are.equal(0, shared[2].exclusive)
+      assert.are.equal(0, shared[2].exclusive_approx_bytes)
       assert.are.equal(350 * 128 * 512, shared[2].shared_bytes)
     end)
 
@@ -126,7 +126,7 @@ for gen, traits in pairs(GENERATIONS) do
       assert.are.equal(41 * 128 - 1, rows[1].highest_sector)
       assert.are.equal(41 * 128 * 512 - 1, rows[1].highest_byte)
       -- printed human-readable and rounded down to whole KiB
-      assert.are.equal(41 * 128 * 512 - 1024, rows[1].highest_mapped)
+      assert.are.equal(41 * 128 * 512 - 1024, rows[1].highest_mapped_approx_byte)
       assert.are.equal(51, rows[2].highest_block)
     end)
 

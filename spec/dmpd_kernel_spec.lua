@@ -49,7 +49,7 @@ describe("sts.dmpd on a live pool #kernel", function()
     assert.is_true(ls.succeeded, ls.stderr)
     local rows = dmpd.parse_thin_ls(ls.stdout)
     assert.are.equal(1, #rows)
-    assert.are.equal(3, rows[1].dev)
+    assert.are.equal(3, rows[1].dev_id)
     assert.are.equal(8, rows[1].mapped_blocks)
 
     assert.is_true(thin:remove())
@@ -116,8 +116,8 @@ describe("sts.dmpd on a live pool #kernel", function()
       assert(o[b] and o[b] == s[b], ("block %d: origin %s, snapshot %s"):format(b, tostring(o[b]), tostring(s[b])))
     end
     local rows = dmpd.parse_thin_ls(dmpd.thin_ls(meta.path, {format = "DEV,MAPPED_BLOCKS,EXCLUSIVE_BLOCKS,SHARED_BLOCKS"}))
-    assert.are.same({{dev = 1, mapped_blocks = n, exclusive_blocks = 1, shared_blocks = n - 1},
-                     {dev = 2, mapped_blocks = n, exclusive_blocks = 1, shared_blocks = n - 1}}, rows)
+    assert.are.same({{dev_id = 1, mapped_blocks = n, exclusive_blocks = 1, shared_blocks = n - 1},
+                     {dev_id = 2, mapped_blocks = n, exclusive_blocks = 1, shared_blocks = n - 1}}, rows)
     local delta = dmpd.parse_thin_delta(dmpd.thin_delta(meta.path, {snap1 = 2, thin2 = 1}))
     assert.are.same({same = n - 1, different = 1, left_only = 0, right_only = 0}, delta.blocks)
   end)

@@ -109,16 +109,16 @@ DEV MAPPED_BLOCKS EXCLUSIVE_BLOCKS  MAPPED EXCLUSIVE TRANSACTION
   it("types the fields named in the header", function()
     local rows = dmpd.parse_thin_ls(HEADED)
     assert.are.same({
-      {dev = 1, mapped_blocks = 110, exclusive_blocks = 10, mapped = 7040 * 1024,
-       exclusive = 640 * 1024, transaction = 0},
-      {dev = 2, mapped_blocks = 100, exclusive_blocks = 0, mapped = 6553600,
-       exclusive = 0, transaction = 1},
+      {dev_id = 1, mapped_blocks = 110, exclusive_blocks = 10, mapped_approx_bytes = 7040 * 1024,
+       exclusive_approx_bytes = 640 * 1024, transaction = 0},
+      {dev_id = 2, mapped_blocks = 100, exclusive_blocks = 0, mapped_approx_bytes = 6553600,
+       exclusive_approx_bytes = 0, transaction = 1},
     }, rows)
   end)
 
   it("takes the fields from the argument or the result's -o without a header", function()
     local text = "1 110\n2 100\n"
-    local want = {{dev = 1, mapped_blocks = 110}, {dev = 2, mapped_blocks = 100}}
+    local want = {{dev_id = 1, mapped_blocks = 110}, {dev_id = 2, mapped_blocks = 100}}
     assert.are.same(want, dmpd.parse_thin_ls(text, "DEV,MAPPED_BLOCKS"))
     assert.are.same(want, dmpd.parse_thin_ls(text, {"dev", "mapped_blocks"}))
     assert.are.same(want, dmpd.parse_thin_ls({stdout = text, argv = {"thin_ls", "--no-headers",
@@ -134,13 +134,15 @@ DEV  MAPPED EXCLUSIVE HIGHEST_BLOCK HIGHEST_MAPPED
   1 1344KiB        0b            40        2623KiB
   2   2Tib       1kB             0             0b
 ]])
-    assert.are.same({{dev = 1, mapped = 1344 * 1024, exclusive = 0, highest_block = 40, highest_mapped = 2623 * 1024},
-                     {dev = 2, mapped = 2 * 2^40, exclusive = 1000, highest_block = 0, highest_mapped = 0}}, rows)
+    assert.are.same({{dev_id = 1, mapped_approx_bytes = 1344 * 1024, exclusive_approx_bytes = 0, highest_block = 40,
+                      highest_mapped_approx_byte = 2623 * 1024},
+                     {dev_id = 2, mapped_approx_bytes = 2 * 2^40, exclusive_approx_bytes = 1000, highest_block = 0,
+                      highest_mapped_approx_byte = 0}}, rows)
   end)
 
   it("falls back to the default columns and complains about a mismatch", function()
     local rows = dmpd.parse_thin_ls("1 1MiB 0 1\n")
-    assert.are.same({{dev = 1, mapped = 1048576, create_time = 0, snap_time = 1}}, rows)
+    assert.are.same({{dev_id = 1, mapped_approx_bytes = 1048576, create_time = 0, snap_time = 1}}, rows)
     raises("DmpdError", function() dmpd.parse_thin_ls("1 2 3\n", "DEV,MAPPED_BLOCKS") end, "columns")
     raises("ValueError", function() dmpd.parse_thin_ls("", 5) end, "fields")
   end)

@@ -107,7 +107,7 @@ describe("sts.dmpd.write_thin_xml", function()
     local rows = dmpd.parse_thin_ls(ls)
     assert.are.equal(DEVICES, #rows)
     for i, row in ipairs(rows) do
-      assert.are.same({dev = i - 1, mapped_blocks = per}, row)
+      assert.are.same({dev_id = i - 1, mapped_blocks = per}, row)
     end
     -- and the dump, streamed back, is what was written
     local dump = dmpd.thin_dump(meta, {output_file = dir .. "/back.xml"})

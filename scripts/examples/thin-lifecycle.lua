@@ -51,7 +51,7 @@ do
   check(ls.succeeded, "thin_ls ran: " .. ls.command)
   local rows = dmpd.parse_thin_ls(ls.stdout)
   for _, row in ipairs(rows) do
-    print(string.format("  thin %d: %d mapped, %d exclusive, %d shared", row.dev, row.mapped_blocks,
+    print(string.format("  thin %d: %d mapped, %d exclusive, %d shared", row.dev_id, row.mapped_blocks,
       row.exclusive_blocks, row.shared_blocks))
   end
   check(#rows == 2, "thin_ls lists both devices")

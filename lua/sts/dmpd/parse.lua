@@ -139,6 +139,13 @@ local THIN_LS_DEFAULT = {"DEV", "MAPPED", "CREATE_TIME", "SNAP_TIME"}
 -- fields printed as human-readable sizes
 -- (HIGHEST_MAPPED, 1.x only, is the last mapped byte, inclusive)
 local HUMAN_FIELDS = {MAPPED = true, EXCLUSIVE = true, SHARED = true, HIGHEST_MAPPED = true}
+-- row keys in the vocabulary every parser shares (dev_id as thin_dump's;
+-- units in the name). The human-readable columns are rounded as printed,
+-- so they are not the exact *_BYTES columns: "approx" says so. The other
+-- columns are lower-cased (mapped_blocks, mapped_bytes, create_time, ...)
+local THIN_LS_KEYS = {DEV = "dev_id", MAPPED = "mapped_approx_bytes",
+  EXCLUSIVE = "exclusive_approx_bytes", SHARED = "shared_approx_bytes",
+  HIGHEST_MAPPED = "highest_mapped_approx_byte"}
 
 -- both generations' spellings: 1.x prints "0b" for nothing, and "Tib"
 -- for tebibytes; 0.9 prints a bare "0"
@@ -179,9 +186,13 @@ local function is_header(words)
 end
 
 --- Parses thin_ls output into a list of rows, one per device.
--- Row keys are the field names lower-cased (`dev`, `mapped_blocks`, ...);
--- counts are integers; MAPPED/EXCLUSIVE/SHARED (printed human-readable)
--- become bytes as integers. The field list comes from the header line when
+-- Row keys: DEV is `dev_id`; MAPPED, EXCLUSIVE, SHARED (printed
+-- human-readable, so rounded) are `mapped_approx_bytes`,
+-- `exclusive_approx_bytes`, `shared_approx_bytes`, and HIGHEST_MAPPED
+-- (1.x) `highest_mapped_approx_byte`, integers of bytes; the other columns
+-- are their names lower-cased (`mapped_blocks`, `mapped_sectors`,
+-- `mapped_bytes`, `exclusive_*`, `shared_*`, `transaction`, `create_time`,
+-- `snap_time`, `highest_block`, `highest_sector`, `highest_byte`), integers. The field list comes from the header line when
 -- there is one, else from `fields` (a list or "A,B" string), else from the
 -- -o/--format of the CommandResult, else thin_ls's default columns.
 function parse.thin_ls(input, fields)
@@ -220,9 +231,10 @@ function parse.thin_ls(input, fields)
     for j, name in ipairs(names) do
       local w = words[j]
       local v
-      if HUMAN_FIELDS[name] then v = human_bytes(w) end
+      local column = name:upper()
+      if HUMAN_FIELDS[column] then v = human_bytes(w) end
       if v == nil then v = typed(w) end
-      row[name:lower()] = v
+      row[THIN_LS_KEYS[column] or name:lower()] = v
     end
     rows[#rows + 1] = row
   end

@@ -327,8 +327,8 @@ function Stack:status()
   return (typed_status(self.dev))
 end
 
-local function build_stack(kind, name, parts, make_target)
-  local stack = setmetatable({name = name, scratch = {}, kind = kind}, Stack)
+local function build_stack(kind, name, parts, make_target, class)
+  local stack = setmetatable({name = name, scratch = {}, kind = kind}, class or Stack)
   track(stack)
   local ok, err = pcall(function()
     for _, p in ipairs(parts) do
@@ -386,5 +386,39 @@ function testkit.era(opts)
         origin_dev = s.origin.path, block_size = opts.block_size or 128}
     end)
 end
+
+-- for the other fixture files (sts.testkit.stacks); not re-exported by sts.testkit
+
+--- A loop device with a linear dm device over it (`{loop=, dev=}`), for
+-- fixtures whose parts take faults; nothing is left when it fails.
+-- @function scratch_device
+-- @tparam string tag the name's tag
+-- @tparam integer size_mb
+-- @treturn table
+testkit.scratch_device = scratch_device
+
+--- Removes a scratch device: its linear device, then its loop.
+-- @function remove_scratch
+-- @tparam table s as `scratch_device` made it
+-- @treturn boolean|nil true, or nil and a message naming what holds the loop
+testkit.remove_scratch = remove_scratch
+
+--- A fixture of `kind` over scratch devices, tracked from the start and
+-- torn down (top device, then the scratch devices in reverse) when its
+-- making fails. `parts`: `{ {tag, size_mb}, ... }`, each made into
+-- `stack[tag]` (the DmDevice) and `stack.scratch`; `make_target(stack)`
+-- gives the top device's table.
+-- @function build_stack
+-- @tparam string kind
+-- @tparam string name the top device's name
+-- @tparam table parts
+-- @tparam function make_target
+-- @tparam[opt] table class the fixture class (default the kit's Stack)
+-- @treturn table the fixture
+testkit.build_stack = build_stack
+
+--- The class of `build_stack` fixtures (`:remove()`, `:status()`), to
+-- derive others from.
+testkit.Stack = Stack
 
 return testkit

@@ -27,6 +27,8 @@ end
 
 export(lifecycle, {"prefix", "leaks", "cleanup", "cleanup_leftovers", "adopt"})
 export(require "sts.testkit.fixtures", {"linear", "loop_devices", "thin_pool", "cache", "era"})
+export(require "sts.testkit.stacks", {"snapshot", "merge_complete", "raid", "mirror", "crypt",
+  "integrity", "writecache", "TEST_KEY"})
 export(require "sts.testkit.inject", {"inject"})
 export(require "sts.testkit.wait", {"wait_for"})
 export(require "sts.testkit.checks", {"checks"})

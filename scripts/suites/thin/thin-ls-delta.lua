@@ -28,7 +28,7 @@ do
   suite.message(pool, "release_metadata_snap")
   check(ls.succeeded and delta.succeeded, "thin_ls and thin_delta ran")
   local rows = {}
-  for _, r in ipairs(dmpd.parse_thin_ls(ls.stdout)) do rows[r.dev] = r end
+  for _, r in ipairs(dmpd.parse_thin_ls(ls.stdout)) do rows[r.dev_id] = r end
   local r1, r2 = rows[1] or {}, rows[2] or {}
   print(("thin 1: %s mapped %s excl %s shared; thin 2: %s mapped %s excl %s shared"):format(
     tostring(r1.mapped_blocks), tostring(r1.exclusive_blocks), tostring(r1.shared_blocks),
