@@ -91,14 +91,20 @@ check-host: all
 demo: deps all
 	@scripts/demo
 
-# make suite: every regression scenario of scripts/suites/ in one sandbox
-# guest (SUITE=scripts/suites/thin for one family, or a scenario file;
-# SUITE_ARGS=--quick for the subset make check runs)
+# make suite: every regression scenario of scripts/suites/ through the
+# suite runner, each in a fresh sandbox guest started from a saved one.
+# SUITE=thin (a family) or a scenario's path picks less; SUITE_KERNEL=trixie
+# a kernel (sts-vm --kernel); SUITE_MEMORY the guests' memory (MB);
+# SUITE_ARGS more sts-test options (--quick, -j 2, --junit FILE ...)
 SUITE         ?= scripts/suites
+SUITE_KERNEL  ?=
 SUITE_ARGS    ?=
-SUITE_TIMEOUT ?= 3000
+# guest memory in MB (sts-vm's default 1024; dm-vdo on trixie wants more)
+SUITE_MEMORY  ?= $(if $(filter trixie,$(SUITE_KERNEL)),1536)
+SUITE_PATH     = $(if $(wildcard $(SUITE)),$(SUITE),scripts/suites/$(SUITE))
 suite: deps all
-	scripts/sts-vm --timeout $(SUITE_TIMEOUT) run scripts/suites/run.lua $(SUITE_ARGS) $(SUITE)
+	scripts/sts-test run --vm-arg --saved-state $(if $(SUITE_MEMORY),--vm-arg --memory --vm-arg $(SUITE_MEMORY)) \
+	  $(if $(SUITE_KERNEL),--kernel $(SUITE_KERNEL)) $(SUITE_ARGS) $(SUITE_PATH)
 
 asan:
 	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" CFLAGS="-O1 -g" all

@@ -4,7 +4,6 @@
 -- with the data + dirty = blocks written). Modelled on
 -- device-mapper-test-suite's cache IOModeTests (writeback) and cache.rst.
 -- requires: target cache
--- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -5,7 +5,6 @@
 -- changed. Modelled on xfstests' dm-error helpers (common/dmerror) and
 -- lvm2's test/lib/aux.sh (error_dev).
 -- requires: target error
--- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -7,7 +7,6 @@
 -- documentation (Documentation/admin-guide/device-mapper/dm-multipath)
 -- and blktests' dm/ multipath tests.
 -- requires: target multipath
--- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -6,7 +6,6 @@
 -- (compat-test, plain mode) and
 -- Documentation/admin-guide/device-mapper/dm-crypt.rst.
 -- requires: target crypt; tool cryptsetup
--- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -4,7 +4,6 @@
 -- legs hold the same bytes. Modelled on lvm2's test/shell/lvchange-raid.sh
 -- (syncaction check/repair) and dm-raid.rst ("check", "repair").
 -- requires: target raid
--- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local dm = require "sts.dm"

@@ -4,7 +4,6 @@
 -- and reads the new data. Modelled on device-mapper-test-suite's snapshot
 -- tests ("snapshot overflow") and lvm2's test/shell/snapshot-autoumount-dmeventd.sh.
 -- requires: target snapshot
--- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local check = suite.start()

@@ -5,7 +5,6 @@
 -- device-mapper-test-suite's thin DiscardTests (discard_passdown) and
 -- lvm2's test/shell/discards-thin.sh.
 -- requires: target thin-pool; tool blkdiscard; tool thin_check
--- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"

@@ -5,7 +5,6 @@
 -- thin PoolResizeTests/"out of data space" (error_if_no_space) and
 -- thin-provisioning.rst.
 -- requires: target thin-pool; tool thin_check
--- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"
