@@ -12,7 +12,9 @@ local check = suite.start()
 local function scrub(r, action)
   suite.message(r, action)
   -- the action starts asynchronously: wait for it to leave idle, then to end
-  suite.poll(r, function(s) return s.sync_action == action end, 3000)
+  -- (up to 10 s: on a loaded machine it may start late, and a wait for
+  -- idle before it started would end at once)
+  suite.poll(r, function(s) return s.sync_action == action end, 10000)
   return suite.poll(r, function(s) return s.sync_action == "idle" end, 50000)
 end
 
