@@ -81,16 +81,22 @@ local function bare_form(t)
 end
 
 describe("README result shapes", function()
-  local doc = documented()
-  local real = produced()
+  -- read in setup, not while busted loads the file: the kernel tier's
+  -- guest loads every spec but has no README
+  local doc, real
+  local function load()
+    if not doc then doc, real = documented(), produced() end
+  end
 
   it("documents the shapes", function()
+    load()
     local n = 0
     for _ in pairs(doc) do n = n + 1 end
     assert.is_true(n >= 25, "only " .. n .. " shapes documented")
   end)
 
   it("every field a parser gives is documented, with its type", function()
+    load()
     local problems = {}
     for shape, results in pairs(real) do
       local fields = doc[shape]
@@ -118,6 +124,7 @@ describe("README result shapes", function()
   end)
 
   it("every field documented as always there is given", function()
+    load()
     local problems = {}
     for shape, fields in pairs(doc) do
       local results = real[shape]
