@@ -70,7 +70,15 @@ describe("resource bounds #kernel", function()
     -- bytes a cycle already exceed the bound; unreachable leaks fail the
     -- child's LeakSanitizer at exit in any case.
     assert.is_true(heap1 - heap0 <= 64, ("Lua heap grew from %d kB to %d kB"):format(heap0, heap1))
-    assert.is_true(rss1 - rss0 <= 4096,
-      ("RSS grew from %d kB to %d kB over %d cycles"):format(rss0, rss1, n))
+    -- Under ASan even with its quarantine off the RSS of this workload grew
+    -- by 5 to 9 MB over 400 warm cycles in some runs and not at all in
+    -- others, while the plain build stayed flat to the kB (4924 kB before
+    -- and after, same guest): the sanitizer's allocator, not a leak. So
+    -- the bound there is 24 MB (a leak of 60 kB a cycle would still fail
+    -- it), 4 MB on a plain build.
+    local asan = (os.getenv("ASAN_OPTIONS") or "") ~= ""
+    local limit = asan and 24576 or 4096
+    assert.is_true(rss1 - rss0 <= limit,
+      ("RSS grew from %d kB to %d kB over %d cycles (bound %d kB)"):format(rss0, rss1, n, limit))
   end)
 end)
