@@ -82,13 +82,17 @@ end
 --- The program's exit status once it has exited (up to about 15 s), or
 -- raises.
 function Session:exit_status()
+  local last = ""
   for _ = 1, 300 do
-    local r = tmux(self, {"display-message", "-p", "#{pane_dead} #{pane_dead_status}"})
+    local r = tmux(self, {"display-message", "-p", "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}"})
     local dead, status = r.stdout:match("^(%d) (%d*)")
-    if dead == "1" then return tonumber(status) end
+    last = r.stdout
+    -- a pane can show as dead a moment before tmux has its exit status
+    if dead == "1" and status ~= "" then return tonumber(status) end
     sleep_a_little()
   end
-  error("the program did not exit; the screen shows:\n" .. self:screen(), 2)
+  error("the program did not exit with a status (tmux: " .. last .. "); the screen shows:\n"
+        .. self:screen(), 2)
 end
 
 --- Ends the session and its server and removes its directory.
