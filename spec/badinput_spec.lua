@@ -307,11 +307,11 @@ describe("bad input", function()
       ["loop.sparse_file"] = {"/nonexistent/sts-x-XXXXXX", 1},
       ["time.sleep_ms"] = {0},
       ["proc.spawn"] = {{"/bin/true"}, {}},
-      ["io.read"] = {"/nonexistent/sts-x", 0, 1, false},
-      ["io.write"] = {"/nonexistent/sts-x", 0, "d", false, false},
-      ["io.fill"] = {"/nonexistent/sts-x", 0, 512, "ab", false},
-      ["io.write_pattern"] = {"/nonexistent/sts-x", 0, 4096, 4096, 1, 1, false},
-      ["io.verify_pattern"] = {"/nonexistent/sts-x", 0, 4096, 4096, 1, 1, false, 1},
+      ["io.read"] = {"/nonexistent/sts-x", 0, 1, {}},
+      ["io.write"] = {"/nonexistent/sts-x", 0, "d", {}},
+      ["io.fill"] = {"/nonexistent/sts-x", 0, 512, "ab", {}},
+      ["io.write_pattern"] = {"/nonexistent/sts-x", 0, 4096, 4096, 1, 1, {}},
+      ["io.verify_pattern"] = {"/nonexistent/sts-x", 0, 4096, 4096, 1, 1, {max_report = 1}},
       ["io.discard"] = {"/nonexistent/sts-x", 0, 512},
       ["io.zeroout"] = {"/nonexistent/sts-x", 0, 512},
       ["io.invalidate"] = {"/nonexistent/sts-x"}, ["io.flush"] = {"/nonexistent/sts-x"},
@@ -355,9 +355,9 @@ describe("bad input", function()
             touched = nil
             local ok, err = pcall(f, table.unpack(call, 1, #args))
             assert.is_nil(touched, name .. " argument " .. pos .. " ran its " .. tostring(touched))
-            -- a boolean position takes any value as a truth value, and
-            -- thindump.read's source may be a file handle
-            local takes_any = type(args[pos]) == "boolean" or (name == "thindump.read" and pos == 1)
+            -- thindump.read's source may be a file handle (no C function
+            -- takes a positional boolean: flags are named in a table)
+            local takes_any = name == "thindump.read" and pos == 1
             if type(bad) == "userdata" and type(args[pos]) ~= "userdata" and not takes_any then
               assert.is_false(ok, name .. " took userdata as argument " .. pos)
               assert.matches("bad argument", tostring(err))

@@ -181,6 +181,20 @@ describe("sts.io raw blocks on files", function()
     raises("ValueError", "offset must be an integer", sio.read_block, path, -1, 5)
   end)
 
+  it("C entry points take their flags by name, in a table read raw", function()
+    local cio = core.io
+    assert.has_error(function() cio.read(path, 0, 1, true) end)
+    assert.matches("table expected", select(2, pcall(cio.write, path, 0, "x", true, true)))
+    assert.matches("direct must be a boolean", select(2, pcall(cio.read, path, 0, 1, {direct = 1})))
+    assert.matches("dsync must be a boolean", select(2, pcall(cio.write, path, 0, "x", {dsync = "y"})))
+    assert.matches("max_report must be an integer",
+      select(2, pcall(cio.verify_pattern, path, 0, 4096, 4096, 1, 1, {max_report = 1.5})))
+    -- the flags take effect: dsync and buffered I/O by name, then read back
+    assert.is_true(cio.write(path, 512, "named", {direct = false, dsync = true}))
+    assert.are.equal("named", cio.read(path, 512, 5, {direct = false}))
+    assert.are.equal("named", cio.read(path, 512, 5))
+  end)
+
   it("C entry points raise, never crash, on any Lua value", function()
     local cio = core.io
     local junk = {nil, true, 1.5, -1, "x", {}, print, coroutine.create(print), io.stdout,

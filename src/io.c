@@ -360,21 +360,45 @@ static void check_range(lua_State *L, uint64_t off, uint64_t len, size_t bs) {
   if (off > (uint64_t)INT64_MAX - len) luaL_error(L, "offset + length overflows");
 }
 
+/* a flag of the options table at arg (read raw): a boolean, or absent */
+static int flag_field(lua_State *L, int arg, const char *key) {
+  int t, v;
+  lua_pushstring(L, key);
+  t = lua_rawget(L, arg);
+  if (t != LUA_TNIL && t != LUA_TBOOLEAN)
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s must be a boolean", key));
+  v = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+/* the options table at arg (absent or nil: no options); the flags are
+** named, never positional booleans */
+static void check_options(lua_State *L, int arg) {
+  if (!lua_isnoneornil(L, arg)) luaL_checktype(L, arg, LUA_TTABLE);
+}
+
+static int option_flag(lua_State *L, int arg, const char *key) {
+  return lua_istable(L, arg) ? flag_field(L, arg, key) : 0;
+}
+
 static size_t chunk_for(size_t bs) {
   size_t c = CHUNK_BYTES - CHUNK_BYTES % bs;
   return c < bs ? bs : c;
 }
 
-/* write_pattern(path, offset, length, block_size, seed, generation, direct)
+/* write_pattern(path, offset, length, block_size, seed, generation, {direct=})
 ** -> true | nil, message, errno, offset */
 static int l_write_pattern(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   uint64_t off = check_u64(L, 2, "offset"), len = check_u64(L, 3, "length");
   size_t bs = check_block_size(L, 4), chunk = chunk_for(bs);
   uint64_t seed = (uint64_t)luaL_checkinteger(L, 5), gen = check_u64(L, 6, "generation");
-  int direct = lua_toboolean(L, 7), err;
+  int direct, err;
   uint64_t pos, end;
   Box *bx;
+  check_options(L, 7);
+  direct = option_flag(L, 7, "direct");
   check_range(L, off, len, bs);
   bx = new_box(L);
   if ((err = pattern_init(&bx->pt, seed, gen, bs)) != 0) return open_failure(L, path, err, 0, off);
@@ -492,7 +516,8 @@ static void classify(Report *r, const Pattern *pt, const unsigned char *blk, uin
   else report_bad(r, K_NEWER, off, pt->gen, blk, 1, 0);
 }
 
-/* verify_pattern(path, offset, length, block_size, seed, generation, direct, max_report)
+/* verify_pattern(path, offset, length, block_size, seed, generation,
+**                {direct=, max_report=})
 ** -> true | false, {blocks=, bad=, counts={kind=n}, bad_blocks={...}, truncated=}
 **  | nil, message, errno, offset */
 static int l_verify_pattern(lua_State *L) {
@@ -500,17 +525,30 @@ static int l_verify_pattern(lua_State *L) {
   uint64_t off = check_u64(L, 2, "offset"), len = check_u64(L, 3, "length");
   size_t bs = check_block_size(L, 4), chunk = chunk_for(bs);
   uint64_t seed = (uint64_t)luaL_checkinteger(L, 5), gen = check_u64(L, 6, "generation");
-  int direct = lua_toboolean(L, 7), err, i;
-  lua_Integer cap = luaL_optinteger(L, 8, 16);
+  int direct, err, i;
+  lua_Integer cap = 16;
   uint64_t pos, end;
   Box *bx;
   Report r;
+  check_options(L, 7);
+  direct = option_flag(L, 7, "direct");
+  if (lua_istable(L, 7)) {
+    int t;
+    lua_pushliteral(L, "max_report");
+    t = lua_rawget(L, 7);
+    if (t != LUA_TNIL) {
+      int isint;
+      cap = lua_tointegerx(L, -1, &isint);
+      luaL_argcheck(L, t == LUA_TNUMBER && isint && cap >= 0, 7,
+                    "max_report must be an integer >= 0");
+    }
+    lua_pop(L, 1);
+  }
   check_range(L, off, len, bs);
-  luaL_argcheck(L, cap >= 0, 8, "max_report must be >= 0");
   memset(&r, 0, sizeof r);
   r.L = L;
   r.cap = cap;
-  lua_settop(L, 8);
+  lua_settop(L, 7);
   lua_newtable(L);
   r.list = lua_gettop(L);
   luaL_checkstack(L, 8, "verify_pattern");
@@ -573,14 +611,16 @@ static int logical_block(int fd) {
   return 512;
 }
 
-/* read(path, offset, n, direct) -> string | nil, message, errno, offset.
+/* read(path, offset, n, {direct=}) -> string | nil, message, errno, offset.
 ** With O_DIRECT the aligned range around [offset, offset+n) is read into an
 ** aligned buffer, so any offset and length work. */
 static int l_read(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   uint64_t off = check_u64(L, 2, "offset"), n = check_u64(L, 3, "n"), start, stop, lbs;
-  int direct = lua_toboolean(L, 4), err;
+  int direct, err;
   Box *bx;
+  check_options(L, 4);
+  direct = option_flag(L, 4, "direct");
   luaL_argcheck(L, n <= (uint64_t)INT32_MAX, 3, "n must be under 2 GiB");
   luaL_argcheck(L, off <= (uint64_t)INT64_MAX - n - ALIGN, 2, "offset too large");
   bx = new_box(L);
@@ -613,7 +653,7 @@ static int l_read(lua_State *L) {
   return 1;
 }
 
-/* write(path, offset, data, direct, dsync) -> true | nil, message, errno, offset.
+/* write(path, offset, data, {direct=, dsync=}) -> true | nil, message, errno, offset.
 ** With O_DIRECT, offset and #data must be multiples of the logical block size.
 ** dsync opens with O_DSYNC: a direct write then goes down as a FUA write
 ** where the device takes FUA (a cache flush after it where not). */
@@ -622,8 +662,12 @@ static int l_write(lua_State *L) {
   uint64_t off = check_u64(L, 2, "offset");
   size_t n;
   const char *data = luaL_checklstring(L, 3, &n);
-  int direct = lua_toboolean(L, 4), dsync = lua_toboolean(L, 5), err;
-  Box *bx = new_box(L);
+  int direct, dsync, err;
+  Box *bx;
+  check_options(L, 4);
+  direct = option_flag(L, 4, "direct");
+  dsync = option_flag(L, 4, "dsync");
+  bx = new_box(L);
   if ((err = box_open(bx, path, dsync ? 2 : 1, direct, direct ? (n ? n : 1) : 0)) != 0) {
     box_close(bx);
     return open_failure(L, path, err, direct, off);
@@ -651,15 +695,17 @@ static int l_write(lua_State *L) {
   return 1;
 }
 
-/* fill(path, offset, length, pattern, direct) -> true | nil, message, errno, offset
+/* fill(path, offset, length, pattern, {direct=}) -> true | nil, message, errno, offset
 ** pattern (a non-empty string) repeats from offset */
 static int l_fill(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   uint64_t off = check_u64(L, 2, "offset"), len = check_u64(L, 3, "length"), pos, end;
   size_t plen, chunk = CHUNK_BYTES, k;
   const char *pat = luaL_checklstring(L, 4, &plen);
-  int direct = lua_toboolean(L, 5), err = 0;
+  int direct, err = 0;
   Box *bx;
+  check_options(L, 5);
+  direct = option_flag(L, 5, "direct");
   luaL_argcheck(L, plen > 0 && plen <= CHUNK_BYTES, 4, "pattern must be 1 byte to 1 MiB long");
   luaL_argcheck(L, off <= (uint64_t)INT64_MAX - len, 3, "offset + length overflows");
   /* a chunk that is a whole number of pattern repeats keeps the phase; with

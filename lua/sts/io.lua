@@ -136,7 +136,7 @@ function sio.write_pattern(dev, opts)
   local path, offset, length, bs, seed, gen, direct = pattern_args(dev, opts, PATTERN_FIELDS,
     "io.write_pattern")
   if not path then return nil, offset, length, bs end
-  return cio.write_pattern(path, offset, length, bs, seed, gen, direct)
+  return cio.write_pattern(path, offset, length, bs, seed, gen, {direct = direct})
 end
 
 local Report = {}
@@ -184,7 +184,8 @@ function sio.verify_pattern(dev, opts)
     "io.verify_pattern")
   if not path then return nil, offset, length, bs end
   local cap = check_int(o.max_report or 16, "max_report", "io.verify_pattern", 0)
-  local ok, report, err, at = cio.verify_pattern(path, offset, length, bs, seed, gen, direct, cap)
+  local ok, report, err, at = cio.verify_pattern(path, offset, length, bs, seed, gen,
+    {direct = direct, max_report = cap})
   if ok == true then return true end
   if ok == false then return false, setmetatable(report, Report) end
   return nil, report, err, at
@@ -209,7 +210,7 @@ function sio.fill(dev, what, opts)
   local direct = check_bool(opts.direct, "direct", "io.fill", true)
   local offset, length, err, at = range_of(path, opts, direct and 512 or 1, "io.fill")
   if not offset then return nil, length, err, at end
-  return cio.fill(path, offset, length, pattern, direct)
+  return cio.fill(path, offset, length, pattern, {direct = direct})
 end
 
 --- Reads n bytes at a byte offset (any offset and length, also with O_DIRECT).
@@ -223,7 +224,8 @@ function sio.read_block(dev, offset, n, opts)
   opts = check_opts(opts, {direct = true}, "io.read_block")
   check_int(offset, "offset", "io.read_block", 0)
   check_int(n, "n", "io.read_block", 0)
-  return cio.read(path, offset, n, check_bool(opts.direct, "direct", "io.read_block", true))
+  return cio.read(path, offset, n,
+    {direct = check_bool(opts.direct, "direct", "io.read_block", true)})
 end
 
 --- Writes a string at a byte offset; with O_DIRECT (the default) offset and
@@ -239,8 +241,9 @@ function sio.write_block(dev, offset, data, opts)
   opts = check_opts(opts, {direct = true, dsync = true}, "io.write_block")
   check_int(offset, "offset", "io.write_block", 0)
   if type(data) ~= "string" then value_error("io.write_block: data must be a string, got %s", type(data)) end
-  return cio.write(path, offset, data, check_bool(opts.direct, "direct", "io.write_block", true),
-    check_bool(opts.dsync, "dsync", "io.write_block", false))
+  return cio.write(path, offset, data, {
+    direct = check_bool(opts.direct, "direct", "io.write_block", true),
+    dsync = check_bool(opts.dsync, "dsync", "io.write_block", false)})
 end
 
 local function range_op(fn, name)
