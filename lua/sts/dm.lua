@@ -13,6 +13,7 @@
 local core = require "sts.core"
 local errors = require "sts.errors"
 local kmsg = require "sts.kmsg"
+local sio = require "sts.io"
 local targets = require "sts.targets"
 
 local cdm = core.dm
@@ -163,13 +164,7 @@ local function load_fields(fields)
   return fields
 end
 
-local function read_sysfs(path)
-  local f = io.open(path, "r")
-  if not f then return nil end
-  local text = f:read("a")
-  f:close()
-  return text
-end
+local read_sysfs = sio.read_text
 
 -- The mapper name of a kernel name such as "dm-3".
 local function dm_name_of_kernel_name(kname)

@@ -308,6 +308,27 @@ function sio.list_dir(path)
 end
 
 --- Bytes of the stamp at the start of each pattern block.
+--- A small file's whole text: a sysfs or proc attribute, a result file.
+-- @tparam string path
+-- @treturn string the text, or nil, message, errno
+function sio.read_text(path)
+  local f, msg, errno = io.open(path, "rb")
+  if not f then return nil, msg, errno end
+  local text, rmsg, rerrno = f:read("a")
+  f:close()
+  if not text then return nil, rmsg, rerrno end
+  return text
+end
+
+--- The first line of a small file, without its newline ("" for an empty file).
+-- @tparam string path
+-- @treturn string the line, or nil, message, errno
+function sio.read_line(path)
+  local text, msg, errno = sio.read_text(path)
+  if not text then return nil, msg, errno end
+  return (text:match("^[^\n]*"))
+end
+
 sio.STAMP_BYTES = cio.STAMP_BYTES
 
 return sio

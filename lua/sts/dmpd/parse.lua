@@ -5,6 +5,7 @@
 -- attributes are skipped or kept as they are, never an error.
 
 local errors = require("sts.errors")
+local sio = require("sts.io")
 local xml = require("sts.dmpd.xml")
 local command = require("sts.dmpd.command")
 local stream = require("sts.dmpd.stream")
@@ -12,10 +13,8 @@ local stream = require("sts.dmpd.stream")
 local parse = {}
 
 local function read_file(path)
-  local f, msg = io.open(path, "rb")
-  if not f then errors.raise("DmpdError", "cannot read the tool's output: " .. msg) end
-  local text = f:read("a")
-  f:close()
+  local text, msg = sio.read_text(path)
+  if not text then errors.raise("DmpdError", "cannot read the tool's output: " .. msg) end
   return text
 end
 

@@ -17,6 +17,7 @@ local junit = require "sts.runner.junit"
 local plan = require "sts.runner.plan"
 local progress = require "sts.runner.progress"
 local report = require "sts.runner.report"
+local sio = require "sts.io"
 local requires = require "sts.runner.requires"
 local tap = require "sts.runner.tap"
 local verdict = require "sts.runner.verdict"
@@ -66,14 +67,6 @@ local function utc_now()
   return os.date("!%Y-%m-%dT%H:%M:%SZ")
 end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local t = f:read("a")
-  f:close()
-  return t
-end
-
 local function write(path, text)
   local f, err = io.open(path, "wb")
   if not f then die("cannot write %s: %s", path, tostring(err)) end
@@ -82,22 +75,16 @@ local function write(path, text)
 end
 
 local function uuid()
-  local f = io.open("/proc/sys/kernel/random/uuid", "r")
-  if f then
-    local u = f:read("l")
-    f:close()
-    if u then return u end
-  end
+  local u = sio.read_line("/proc/sys/kernel/random/uuid")
+  if u and u ~= "" then return u end
   math.randomseed(os.time(), math.floor(clock() * 1e6))
   return string.format("%08x-%04x-4%03x-%04x-%012x", math.random(0, 0xffffffff), math.random(0, 0xffff),
     math.random(0, 0xfff), math.random(0x8000, 0xbfff), math.random(0, 0xffffffffffff))
 end
 
 local function hostname()
-  local f = io.open("/proc/sys/kernel/hostname", "r")
-  local h = f and f:read("l") or "unknown"
-  if f then f:close() end
-  return h
+  local h = sio.read_line("/proc/sys/kernel/hostname")
+  return (h and h ~= "") and h or "unknown"
 end
 
 -- options: a table of name -> {takes_value, handler}; returns positionals

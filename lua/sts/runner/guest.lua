@@ -27,6 +27,7 @@
 -- started by absolute path are not seen.
 
 local proc = require "sts.proc"
+local sio = require "sts.io"
 local time = require "sts.time"
 local record = require "sts.runner.record"
 local requires = require "sts.runner.requires"
@@ -45,13 +46,7 @@ local function monotime()
   return time.now_ms() / 1000
 end
 
-local function read_first_line(path)
-  local f = io.open(path, "r")
-  if not f then return nil end
-  local line = f:read("l")
-  f:close()
-  return line
-end
+local read_first_line = sio.read_line
 
 local function kmsg(text)
   local f = io.open("/dev/kmsg", "w")

@@ -31,13 +31,7 @@ local function exists(path)
   return false
 end
 
-local function read_line(path)
-  local f = io.open(path, "r")
-  if not f then return nil end
-  local line = f:read("l")
-  f:close()
-  return line
-end
+local read_line = sio.read_line
 
 return function(kit)
   local ScsiDebug = kit.class("sts.testkit.ScsiDebug")
