@@ -299,6 +299,30 @@ static void push_results(lua_State *L, const Item *items, size_t n, int devices)
   }
 }
 
+/* the items of a call with n of them, zeroed, as a userdata on the stack */
+static Item *new_items(lua_State *L, lua_Unsigned n) {
+  Item *items;
+  luaL_argcheck(L, n < (lua_Unsigned)INT32_MAX / sizeof(Item), 1, "too many devices");
+  items = lua_newuserdatauv(L, (n ? n : 1) * sizeof(Item), 0);
+  memset(items, 0, (n ? n : 1) * sizeof(Item));
+  return items;
+}
+
+/* runs `one` over the items on up to `parallel` threads and pushes the
+** results */
+static int run_items(lua_State *L, Item *items, lua_Unsigned n, int parallel,
+                     int (*one)(int, Buf *, Item *, int), int devices) {
+  Job job;
+  job.items = items;
+  job.count = (size_t)n;
+  job.next = 0;
+  job.manage_nodes = !udev_running();
+  job.one = one;
+  if (n > 0) run_job(&job, parallel);
+  push_results(L, items, (size_t)n, devices);
+  return 1;
+}
+
 /* a field of the table at `t`, read raw, left on the stack */
 static int rawfield(lua_State *L, int t, const char *key) {
   lua_pushstring(L, key);
@@ -317,14 +341,11 @@ static int l_create_all(lua_State *L) {
   lua_Unsigned n, i;
   Item *items;
   int parallel, list = 1, anchors;
-  Job job;
   luaL_checktype(L, 1, LUA_TTABLE);
   parallel = check_parallel(L, 2);
   lua_settop(L, 2);
   n = lua_rawlen(L, list);
-  luaL_argcheck(L, n < (lua_Unsigned)INT32_MAX / sizeof(Item), 1, "too many devices");
-  items = lua_newuserdatauv(L, (n ? n : 1) * sizeof(Item), 0);
-  memset(items, 0, (n ? n : 1) * sizeof(Item));
+  items = new_items(L, n);
   lua_createtable(L, (int)(3 * n), 0);  /* anchors every value read */
   anchors = lua_gettop(L);
   luaL_checkstack(L, 8, "create_all");
@@ -350,14 +371,7 @@ static int l_create_all(lua_State *L) {
     lua_rawseti(L, anchors, (lua_Integer)(3 * i));  /* the rows' block */
     lua_pop(L, 2);  /* targets, the item */
   }
-  job.items = items;
-  job.count = (size_t)n;
-  job.next = 0;
-  job.manage_nodes = !udev_running();
-  job.one = create_one;
-  if (n > 0) run_job(&job, parallel);
-  push_results(L, items, (size_t)n, 1);
-  return 1;
+  return run_items(L, items, n, parallel, create_one, 1);
 }
 
 /*
@@ -371,28 +385,18 @@ static int l_remove_all(lua_State *L) {
   lua_Unsigned n, i;
   Item *items;
   int parallel;
-  Job job;
   luaL_checktype(L, 1, LUA_TTABLE);
   parallel = check_parallel(L, 2);
   lua_settop(L, 2);
   n = lua_rawlen(L, 1);
-  luaL_argcheck(L, n < (lua_Unsigned)INT32_MAX / sizeof(Item), 1, "too many devices");
-  items = lua_newuserdatauv(L, (n ? n : 1) * sizeof(Item), 0);
-  memset(items, 0, (n ? n : 1) * sizeof(Item));
+  items = new_items(L, n);
   lua_createtable(L, (int)n, 0);
   for (i = 1; i <= n; i++) {
     lua_rawgeti(L, 1, (lua_Integer)i);
     items[i - 1].name = sts_dm_check_name(L, lua_gettop(L));
     lua_rawseti(L, -2, (lua_Integer)i);  /* anchored */
   }
-  job.items = items;
-  job.count = (size_t)n;
-  job.next = 0;
-  job.manage_nodes = !udev_running();
-  job.one = remove_one;
-  if (n > 0) run_job(&job, parallel);
-  push_results(L, items, (size_t)n, 0);
-  return 1;
+  return run_items(L, items, n, parallel, remove_one, 0);
 }
 
 /*
