@@ -7,23 +7,18 @@
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"
-local dm = require "sts.dm"
 local check = suite.start()
 
 do
   local los <close> = testkit.loop_devices(2, 4)
   local data, hash = los[1], los[2]
   assert(suite.write_blocks(data.path, 0, 1024, "vt", 0))
-  local fmt = suite.must({"veritysetup", "format", data.path, hash.path})
-  local root = fmt.stdout:match("Root hash:%s*(%x+)")
-  local salt = fmt.stdout:match("Salt:%s*(%x+)")
+  local root, salt = suite.verity_format(data, hash)
   if not suite.mutate("no-tamper") then
     local b = suite.block("vt", 0, 100)
     assert(suite.write_at(data.path, 100 * 4096, b:sub(1, 99) .. "!" .. b:sub(101)))
   end
-  local v <close> = suite.device("vtamper", dm.VerityTarget{size = data.size // 512, data_dev = data.path,
-    hash_dev = hash.path, num_data_blocks = 1024, hash_start_block = 1, digest = root, salt = salt},
-    {readonly = true})
+  local v <close> = suite.verity_device("vtamper", data, hash, root, salt)
   local got, err = suite.read_at(v.path, 100 * 4096, 4096)
   print("reading the tampered block: " .. (got and "ok" or tostring(err)))
   check(got == nil, "the tampered block fails to read")

@@ -8,20 +8,15 @@
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
 local testkit = require "sts.testkit"
-local dm = require "sts.dm"
 local check = suite.start()
 
 do
   local los <close> = testkit.loop_devices(2, 4)
   local data, hash = los[1], los[2]
   assert(suite.write_blocks(data.path, 0, 1024, "vy", 0))
-  local fmt = suite.must({"veritysetup", "format", data.path, hash.path})
-  local root = fmt.stdout:match("Root hash:%s*(%x+)")
-  local salt = fmt.stdout:match("Salt:%s*(%x+)")
+  local root, salt = suite.verity_format(data, hash)
   check(root ~= nil and salt ~= nil, "veritysetup printed the root hash and salt")
-  local v <close> = suite.device("verity", dm.VerityTarget{size = data.size // 512, data_dev = data.path,
-    hash_dev = hash.path, num_data_blocks = 1024, hash_start_block = 1, digest = root, salt = salt},
-    {readonly = true})
+  local v <close> = suite.verity_device("verity", data, hash, root, salt)
   suite.check_blocks(v.path, 0, 1024, "vy", 0, "every block reads back through verity")
   local st = suite.status(v)
   print("verity status: " .. v:status())

@@ -407,6 +407,29 @@ function suite.snapshot_origin(mb)
   end})
 end
 
+--- Starts merging snapshot `snap` of origin `o` back into it: the
+-- snapshot device goes, and the origin's table becomes snapshot-merge
+-- over the same COW device (unless `skip`, a mutation, holds).
+function suite.start_merge(o, snap, skip)
+  local fields = snap:targets()[1]:params()
+  assert(snap:remove())
+  o.snaps = {}
+  if not skip then suite.reload(o.dev, dm.SnapshotMergeTarget(fields)) end
+end
+
+--- Polls a merging origin until only metadata is left in its COW store.
+-- @treturn boolean|nil true and the status, or nil and the last status
+function suite.wait_merged(d, timeout_ms)
+  return suite.poll(d, function(s)
+    return s.allocated_sectors ~= nil and s.allocated_sectors == s.metadata_sectors end,
+    timeout_ms or 40000)
+end
+
+--- Puts the origin back on snapshot-origin once a merge is done.
+function suite.end_merge(o)
+  suite.reload(o.dev, dm.SnapshotOriginTarget{size = o.sectors, origin = o.real.path})
+end
+
 -- raid legs ------------------------------------------------------------------------------
 
 --- n raid legs, each a metadata and a data device (linear devices over
@@ -492,6 +515,23 @@ function suite.corrupt_last(path, bytes, needle)
   local flipped = block:sub(1, off) .. string.char(block:byte(off + 1) ~ 0xff) .. block:sub(off + 2)
   assert(suite.write_at(path, sector, flipped))
   return true
+end
+
+-- verity -------------------------------------------------------------------------------
+
+--- Builds the hash tree of `data` on `hash` (veritysetup format).
+-- @treturn string,string the root hash and the salt (nil where not printed)
+function suite.verity_format(data, hash)
+  local fmt = suite.must({"veritysetup", "format", data.path, hash.path})
+  return fmt.stdout:match("Root hash:%s*(%x+)"), fmt.stdout:match("Salt:%s*(%x+)")
+end
+
+--- A read-only verity device over loops `data` and `hash` (4 KiB blocks,
+-- the tree from block 1), to-be-closed.
+function suite.verity_device(tag, data, hash, root, salt)
+  return suite.device(tag, dm.VerityTarget{size = data.size // 512, data_dev = data.path,
+    hash_dev = hash.path, num_data_blocks = data.size // 4096, hash_start_block = 1,
+    digest = root, salt = salt}, {readonly = true})
 end
 
 -- filesystems -------------------------------------------------------------------------------

@@ -8,8 +8,6 @@
 -- requires: target snapshot-merge
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
-local testkit = require "sts.testkit"
-local dm = require "sts.dm"
 local check = suite.start()
 
 do
@@ -17,18 +15,14 @@ do
   assert(suite.write_blocks(o.path, 0, 1024, "mw", 0))
   local snap = o.snapshot(8)
   assert(suite.write_blocks(o.path, 0, 768, "mw", 1))                    -- 3 MiB differ
-  local fields = snap:targets()[1]:params()
-  assert(snap:remove())
-  o.snaps = {}
-  suite.reload(o.dev, dm.SnapshotMergeTarget(fields))
+  suite.start_merge(o, snap)
   local during = suite.status(o.dev)
   print(("merge started: %d allocated, %d metadata"):format(during.allocated_sectors, during.metadata_sectors))
   check(suite.write_blocks(o.path, 768, 256, "mw", 3), "a write to the origin during the merge succeeds")
-  local ok = suite.poll(o.dev, function(s)
-    return s.allocated_sectors ~= nil and s.allocated_sectors == s.metadata_sectors end, 40000)
+  local ok = suite.wait_merged(o.dev)
   check(ok, "the merge completed")
   suite.check_blocks(o.path, 0, 768, "mw", 0, "the origin reads the snapshot's data where it differed")
   suite.check_blocks(o.path, 768, 256, "mw", 3, "and the write made during the merge in the last MiB")
-  suite.reload(o.dev, dm.SnapshotOriginTarget{size = o.sectors, origin = o.real.path})
+  suite.end_merge(o)
 end
 os.exit(suite.report())

@@ -11,8 +11,6 @@
 -- quick
 package.path = arg[0]:gsub("[^/]*/[^/]*$", "") .. "lib/?.lua;" .. package.path
 local suite = require "suite"
-local testkit = require "sts.testkit"
-local dm = require "sts.dm"
 local check = suite.start()
 
 do
@@ -21,14 +19,8 @@ do
   local snap = o.snapshot(8)
   assert(suite.write_blocks(o.path, 0, 256, "mg", 1))
   assert(suite.write_blocks(snap.path, 512, 256, "mg", 2))
-  local fields = snap:targets()[1]:params()
-  assert(snap:remove())
-  o.snaps = {}
-  if not suite.mutate("no-merge") then
-    suite.reload(o.dev, dm.SnapshotMergeTarget(fields))
-  end
-  local ok, st = suite.poll(o.dev, function(s)
-    return s.allocated_sectors ~= nil and s.allocated_sectors == s.metadata_sectors end, 40000)
+  suite.start_merge(o, snap, suite.mutate("no-merge"))
+  local ok, st = suite.wait_merged(o.dev)
   check(ok, "the merge completed: only metadata left in the COW store")
   if ok then print(("after the merge: %d/%d allocated, %d metadata"):format(st.allocated_sectors,
     st.total_sectors, st.metadata_sectors)) end
@@ -36,7 +28,7 @@ do
   suite.check_blocks(o.path, 256, 256, "mg", 0, "the untouched MiB is generation 0")
   suite.check_blocks(o.path, 512, 256, "mg", 2, "the snapshot's own writes are in the origin now")
   suite.check_blocks(o.path, 768, 256, "mg", 0, "the last MiB is generation 0")
-  suite.reload(o.dev, dm.SnapshotOriginTarget{size = o.sectors, origin = o.real.path})
+  suite.end_merge(o)
   suite.check_blocks(o.path, 512, 256, "mg", 2, "the merged data stays after the merge target is gone")
 end
 os.exit(suite.report())
