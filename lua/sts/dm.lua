@@ -920,15 +920,20 @@ function dm.remove_all(devices, opts)
     end
   end
   -- holders first: i goes after every device of the set that holds it
-  local deps = {}
-  local held_by = {}
-  for i, name in ipairs(names) do
-    deps[i], held_by[i] = {}, {}
-    local info = cdm.info(name)
-    if info and info.exists then devno_index[info.major .. ":" .. info.minor] = i end
+  local deps, exists = {}, {}
+  for i = 1, #names do deps[i] = {} end
+  -- the set's device numbers from one list ioctl, not an INFO per device
+  -- (where the list cannot be had, each removal below says why it failed)
+  local rows = #names > 0 and cdm.list()
+  if rows then
+    for _, row in ipairs(rows) do
+      local i = index_of[row.name]
+      if i then devno_index[row.major .. ":" .. row.minor], exists[i] = i, true end
+    end
   end
   for i, name in ipairs(names) do
-    for _, d in ipairs(cdm.deps(name) or {}) do
+    -- one already gone holds nothing (remove_all counts it as removed)
+    for _, d in ipairs(exists[i] and cdm.deps(name) or {}) do
       local j = devno_index[d.major .. ":" .. d.minor]
       if j and j ~= i then table.insert(deps[j], i) end  -- j is held by i: i first
     end
