@@ -171,7 +171,8 @@ local SAFE_STRINGS = {"sts-fuzz", "", "a\0b", "x/y", ".", "..", string.rep("n", 
   "linear", "0", "\n", string.rep("u", 129)}
 local KEYS = {"start", "size", "type", "args", "uuid", "readonly", "suspended", "text",
   "noflush", "inactive", "retry", "deferred", "read_only", "nolockfs", "uuids", "devices",
-  "stdin", "timeout", "cwd", "env", "PATH", "dm_name", "minor", 1, 2, 3}
+  "stdin", "timeout", "cwd", "env", "PATH", "dm_name", "minor", "direct", "dsync",
+  "max_report", 1, 2, 3}
 local NUMBERS = {0, 1, -1, 8, 2048, math.maxinteger, math.mininteger, 0.5, 1e10, -1e300,
   1 / 0, -1 / 0, 0 / 0, 2 ^ 63, 127, 128}
 
