@@ -21,11 +21,19 @@ function M.available()
 end
 
 --- Starts `argv` on a new 120x40 terminal; env: variables for it (merged
--- over run's neutral environment). The pane stays after the program exits,
--- so its exit status can be read.
+-- over run's neutral environment). The program runs under a small shell
+-- that writes its exit status to a file when it ends: tmux 3.3 can show
+-- the pane dead and never give its status (seen on a loaded host). The
+-- shell traps SIGINT with a handler of its own, so a Ctrl-C reaches the
+-- program with the default disposition and the shell lives on to write it.
 function M.start(argv, env)
   local self = setmetatable({dir = run.tmpdir(), env = env or {}}, Session)
   self.socket = self.dir .. "/tmux.sock"
+  self.status_file = self.dir .. "/status"
+  local wrapped = {"/bin/sh", "-c", 'trap : INT; "$@"; echo $? > "$0.tmp" && mv "$0.tmp" "$0"',
+    self.status_file}
+  for _, a in ipairs(argv) do wrapped[#wrapped + 1] = a end
+  argv = wrapped
   local args = {"new-session", "-d", "-x", "120", "-y", "40"}
   for k, v in pairs(self.env) do
     if v then args[#args + 1] = "-e"; args[#args + 1] = k .. "=" .. v end
@@ -82,16 +90,17 @@ end
 --- The program's exit status once it has exited (up to about 15 s), or
 -- raises.
 function Session:exit_status()
-  local last = ""
   for _ = 1, 300 do
-    local r = tmux(self, {"display-message", "-p", "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}"})
-    local dead, status = r.stdout:match("^(%d) (%d*)")
-    last = r.stdout
-    -- a pane can show as dead a moment before tmux has its exit status
-    if dead == "1" and status ~= "" then return tonumber(status) end
+    local f = io.open(self.status_file, "r")
+    if f then
+      local status = f:read("n")
+      f:close()
+      if status then return status end
+    end
     sleep_a_little()
   end
-  error("the program did not exit with a status (tmux: " .. last .. "); the screen shows:\n"
+  local r = tmux(self, {"display-message", "-p", "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}"})
+  error("the program did not exit with a status (tmux: " .. r.stdout .. "); the screen shows:\n"
         .. self:screen(), 2)
 end
 
