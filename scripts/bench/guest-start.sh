@@ -14,15 +14,25 @@ shift || true
 [ "${1:-}" = "--" ] && shift
 vm_opts=("$@")
 
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
 # start_s MODE...: seconds from starting sts-vm until the script printed
-# its first line (the host reads the guest's terminal as it comes)
+# its first line (the host reads the guest's terminal as it comes); when
+# it never did, what sts-vm said goes to stderr
 start_s() {
   local t0 line t1=""
+  : > "$log"
   t0=$(date +%s.%N)
-  while IFS= read -r line; do
+  while IFS= read -r line || [ -n "$line" ]; do
+    printf '%s\n' "$line" >> "$log"
     if [ "$line" = "sts-bench: script started" ] && [ -z "$t1" ]; then t1=$(date +%s.%N); fi
-  done < <("$top/scripts/sts-vm" -q --timeout 300 "${vm_opts[@]}" "$@" run -e 'print("sts-bench: script started")' 2>&1)
-  [ -n "$t1" ] || { echo "guest-start: the script never started ($*)" >&2; exit 1; }
+  done < <("$top/scripts/sts-vm" -q --timeout 300 "${vm_opts[@]}" "$@" run -e 'print("sts-bench: script started")' 2>&1 || echo "sts-vm exit status $?")
+  if [ -z "$t1" ]; then
+    echo "guest-start: the script never started (${*:-cold boot}); sts-vm said:" >&2
+    tail -n 20 "$log" | sed 's/^/  /' >&2
+    exit 1
+  fi
   echo "$t1 - $t0" | bc -l
 }
 
