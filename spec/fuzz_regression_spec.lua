@@ -18,11 +18,9 @@ local function files_of(dir)
   return out
 end
 
+-- the whole file, or an error naming it
 local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local data = f:read("a")
-  f:close()
-  return data
+  return assert(require("sts.io").read_text(path))
 end
 
 describe("fuzz corpora replayed", function()

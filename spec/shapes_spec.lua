@@ -5,11 +5,9 @@
 local status = require "sts.status"
 local dmpd = require "sts.dmpd"
 
+-- the whole file, or an error naming it
 local function read(path)
-  local f = assert(io.open(path, "r"))
-  local text = f:read("a")
-  f:close()
-  return text
+  return assert(require("sts.io").read_text(path))
 end
 
 -- shape -> field -> {type=, optional=}
